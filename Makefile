@@ -1,0 +1,170 @@
+# podrunner: top-level GNU Makefile (non-recursive).
+#
+#	make			build everything; ./podrunner at the top
+#	make deps		install build and test dependencies (Debian, root)
+#	make check		every test (unit + integration)
+#	make check SANITIZE=1	the same with ASan+UBSan
+#	make install		PREFIX (default /usr/local) and DESTDIR honoured
+
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+LIBEXECDIR	?= $(PREFIX)/libexec/podrunner
+INCLUDEDIR	?= $(PREFIX)/include
+SYSCONFDIR	?= $(PREFIX)/etc/podrunner
+DATADIR		?= $(PREFIX)/share/podrunner
+MANDIR		?= $(PREFIX)/share/man
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+DESTDIR		?=
+
+CC		?= cc
+PKG_CONFIG	?= pkg-config
+PYTHON		?= /usr/bin/python3
+SANITIZE	?= 0
+
+B		:= build
+ifeq ($(SANITIZE),1)
+B		:= build-san
+endif
+
+PKGS		:= libevent libseccomp libbsd-overlay jansson libcap-ng
+PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARN		:= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+		   -Wshadow -Wcast-qual -Wpointer-arith -Werror
+HARDEN		:= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+CFLAGS		?= -O2 -g
+ALL_CFLAGS	:= -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -D_GNU_SOURCE \
+		   -Icommon -Iimsg -Iworker/libpodshm -Iparent -Ipolicyd -Iproxy \
+		   -Iauditd -Isandbox \
+		   -DLIBEXECDIR='"$(LIBEXECDIR)"' -DLIBDIR='"$(LIBDIR)"' \
+		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(PKG_CFLAGS)
+ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+ifeq ($(SANITIZE),1)
+ALL_CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
+ALL_LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+# --- sources -------------------------------------------------------------
+COMMON_SRCS	:= common/log.c common/util.c common/proto.c common/privsep.c \
+		   common/perm.c common/child.c
+IMSG_SRCS	:= imsg/imsg.c imsg/imsg-buffer.c imsg/imsgev.c
+PODSHM_SRCS	:= worker/libpodshm/podshm.c
+PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
+		   policyd/policyd.c proxy/proxy.c auditd/auditd.c \
+		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c
+
+obj		= $(patsubst %.c,$(B)/%.o,$(1))
+COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))
+IMSG_OBJS	:= $(call obj,$(IMSG_SRCS))
+PODSHM_OBJS	:= $(call obj,$(PODSHM_SRCS))
+PODRUNNER_OBJS	:= $(call obj,$(PODRUNNER_SRCS))
+
+PODSHM_SONAME	:= libpodshm.so.1
+# The shared library is built without sanitizers: python3 and bun load it.
+PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
+
+UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
+		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm
+
+.PHONY: all clean deps check check-unit check-integration install lint
+
+all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc
+
+podrunner: $(B)/podrunner
+	ln -sf $< $@
+
+$(B)/podrunner: $(PODRUNNER_OBJS) $(COMMON_OBJS) $(IMSG_OBJS) $(PODSHM_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	    $(CFLAGS) -fPIC -D_GNU_SOURCE -Iworker/libpodshm -MMD -MP -c -o $@ $<
+
+$(PODSHM_SO): build/pic/worker/libpodshm/podshm.o
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(PODSHM_SONAME) -Wl,-z,relro,-z,now \
+	    -o $@ $^ -lrt
+
+build/lib/libpodshm.so: $(PODSHM_SO)
+	ln -sf $(PODSHM_SONAME) $@
+
+build/podshm.pc: worker/libpodshm/podshm.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(shell sed -n 's/^#define PODRUNNER_VERSION[^"]*"\(.*\)"/\1/p' common/proto.h)|g' \
+	    $< > $@
+
+# --- unit tests ------------------------------------------------------------
+LOGUTIL_OBJS	:= $(call obj,common/log.c common/util.c)
+$(B)/regress/unit/test_imsg: $(call obj,regress/unit/test_imsg.c) $(IMSG_OBJS) $(LOGUTIL_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_util: $(call obj,regress/unit/test_util.c) $(LOGUTIL_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_cli: $(call obj,regress/unit/test_cli.c) $(call obj,parent/cli.c common/perm.c) $(LOGUTIL_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
+
+check: all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-integration
+
+check-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+check-integration: all
+	PODRUNNER_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider regress/integration
+
+lint:
+	mandoc -Tlint -Wwarning parent/podrunner.1 policyd/podrunner.policy.5 parent/podrunner.8
+
+# --- set-up ----------------------------------------------------------------
+DEBS := build-essential pkg-config libevent-dev libseccomp-dev libbsd-dev \
+	libbpf-dev libjansson-dev libcmocka-dev libcap-ng-dev clang llvm \
+	bpftool python3 python3-pytest mandoc procps psmisc
+
+deps:
+	@test "$$(id -u)" = 0 || { echo "make deps: run as root" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y --no-install-recommends $(DEBS) || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y --no-install-recommends $(DEBS); }
+	getent group _podrunner >/dev/null || groupadd --system _podrunner
+	getent passwd _podrunner >/dev/null || useradd --system \
+	    --gid _podrunner --home-dir /var/empty --no-create-home \
+	    --shell /usr/sbin/nologin _podrunner
+	install -d -m 0755 -o root -g root /var/empty
+
+# --- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)/python $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/podrunner $(DESTDIR)$(BINDIR)/podrunner
+	install -m 0755 $(PODSHM_SO) $(DESTDIR)$(LIBDIR)/$(PODSHM_SONAME)
+	ln -sf $(PODSHM_SONAME) $(DESTDIR)$(LIBDIR)/libpodshm.so
+	install -m 0644 worker/libpodshm/podshm.h $(DESTDIR)$(INCLUDEDIR)/podshm.h
+	install -m 0644 build/podshm.pc $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
+	install -m 0644 worker/python/podrunner_worker.py \
+	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.py
+	install -m 0644 etc/*.json $(DESTDIR)$(SYSCONFDIR)/
+	install -m 0644 parent/podrunner.1 $(DESTDIR)$(MANDIR)/man1/podrunner.1
+	install -m 0644 policyd/podrunner.policy.5 $(DESTDIR)$(MANDIR)/man5/podrunner.policy.5
+	install -m 0644 parent/podrunner.8 $(DESTDIR)$(MANDIR)/man8/podrunner.8
+
+clean:
+	rm -rf build build-san podrunner
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,64 @@
+/*
+ * Names for logs: message types, permission kinds, processes.
+ */
+#include <stdio.h>
+
+#include "proto.h"
+
+const char *
+imsg_type_name(uint32_t type)
+{
+	static const char *names[IMSG_MAX] = {
+		[IMSG_NONE] = "NONE",
+		[IMSG_CTL_VERSION] = "CTL_VERSION",
+		[IMSG_CTL_VERBOSE] = "CTL_VERBOSE",
+		[IMSG_CTL_START] = "CTL_START",
+		[IMSG_CFG_PEER] = "CFG_PEER",
+		[IMSG_CFG_PERM] = "CFG_PERM",
+		[IMSG_CFG_POLICY_FD] = "CFG_POLICY_FD",
+		[IMSG_CFG_POLICY_B64] = "CFG_POLICY_B64",
+		[IMSG_CFG_DONE] = "CFG_DONE",
+		[IMSG_CFG_ERROR] = "CFG_ERROR",
+		[IMSG_SANDBOX_FD] = "SANDBOX_FD",
+		[IMSG_SANDBOX_SPAWN] = "SANDBOX_SPAWN",
+		[IMSG_SANDBOX_SIGNAL] = "SANDBOX_SIGNAL",
+		[IMSG_SANDBOX_STARTED] = "SANDBOX_STARTED",
+		[IMSG_SANDBOX_FAILED] = "SANDBOX_FAILED",
+		[IMSG_SANDBOX_GONE] = "SANDBOX_GONE",
+		[IMSG_RELAY_WORKER] = "RELAY_WORKER",
+		[IMSG_POD_READY] = "POD_READY",
+		[IMSG_POD_OUTPUT] = "POD_OUTPUT",
+		[IMSG_POD_EVENT] = "POD_EVENT",
+		[IMSG_POD_ERROR] = "POD_ERROR",
+		[IMSG_POD_EXIT] = "POD_EXIT",
+		[IMSG_POLICY_CHANNEL] = "POLICY_CHANNEL",
+		[IMSG_POLICY_DECIDE] = "POLICY_DECIDE",
+		[IMSG_POLICY_DECISION] = "POLICY_DECISION",
+	};
+	static char	 buf[32];
+
+	if (type < IMSG_MAX && names[type] != NULL)
+		return names[type];
+	(void)snprintf(buf, sizeof(buf), "UNKNOWN(%u)", type);
+	return buf;
+}
+
+const char *
+perm_kind_name(unsigned int kind)
+{
+	static const char *names[PERM_MAX] = {
+		"net", "read", "write", "env", "run", "ffi", "sys"
+	};
+
+	return kind < PERM_MAX ? names[kind] : "unknown";
+}
+
+const char *
+proc_name(unsigned int id)
+{
+	static const char *names[PROC_MAX] = {
+		"parent", "policyd", "proxy", "auditd", "sandbox"
+	};
+
+	return id < PROC_MAX ? names[id] : "unknown";
+}

@@ -1,0 +1,146 @@
+/*
+ * podrunner's inter-process protocol: every imsg type, grouped by who
+ * sends it to whom, and the fixed-size payloads.  Variable payloads are
+ * built with ibuf_add_*() and read back with the bounds-checked
+ * ibuf_get_*(); each reader demands that nothing is left over.
+ */
+#ifndef PODRUNNER_PROTO_H
+#define PODRUNNER_PROTO_H
+
+#include <stdint.h>
+
+#define PODRUNNER_PROTO_VERSION	1
+#define PODRUNNER_VERSION	"0.1.0"
+
+/* Fixed fd of a child's channel to the parent (STYLE.md). */
+#define PROC_PARENT_FD		3
+
+enum proc_id {
+	PROC_PARENT = 0,
+	PROC_POLICYD,
+	PROC_PROXY,
+	PROC_AUDITD,
+	PROC_SANDBOX,
+	PROC_MAX
+};
+
+enum imsg_type {
+	IMSG_NONE = 0,
+
+	/* IMSG_CTL_*: parent -> every child, start-up and lifecycle. */
+	IMSG_CTL_VERSION,	/* u32 protocol version, first message */
+	IMSG_CTL_VERBOSE,	/* u32 verbosity */
+	IMSG_CTL_START,		/* all children configured: go */
+
+	/* IMSG_CFG_*: parent -> children; CFG_DONE also child -> parent. */
+	IMSG_CFG_PEER,		/* fd: channel to peer u32 proc_id */
+	IMSG_CFG_PERM,		/* struct cfg_perm + string value */
+	IMSG_CFG_POLICY_FD,	/* fd: the --policy document (policyd) */
+	IMSG_CFG_POLICY_B64,	/* POD_POLICY_JSON text (policyd) */
+	IMSG_CFG_DONE,		/* end of configuration / acknowledged */
+	IMSG_CFG_ERROR,		/* child -> parent: string, configuration refused */
+
+	/* IMSG_SANDBOX_*: parent -> sandbox. */
+	IMSG_SANDBOX_FD,	/* fd for the next SPAWN: u32 enum spawn_fd */
+	IMSG_SANDBOX_SPAWN,	/* spawn description (sandbox/sandbox.h) */
+	IMSG_SANDBOX_SIGNAL,	/* u32 signal for the pod's worker */
+	/* sandbox -> parent. */
+	IMSG_SANDBOX_STARTED,	/* u32 worker pid (host view) */
+	IMSG_SANDBOX_FAILED,	/* u32 exit code + string: step and reason */
+	IMSG_SANDBOX_GONE,	/* pod's relay reaped, resources removed */
+
+	/* IMSG_RELAY_*: relay -> sandbox, before the relay drops. */
+	IMSG_RELAY_WORKER,	/* fd: pidfd of the worker; u32 pid */
+
+	/* IMSG_POD_*: relay -> parent (the per-pod channel). */
+	IMSG_POD_READY,		/* worker said READY */
+	IMSG_POD_OUTPUT,	/* u8 stream (1 stdout, 2 stderr) + bytes */
+	IMSG_POD_EVENT,		/* validated JSON event from the worker */
+	IMSG_POD_ERROR,		/* string: worker protocol violation */
+	IMSG_POD_EXIT,		/* i32 wait status of the worker */
+
+	/* IMSG_POLICY_*: parent -> policyd. */
+	IMSG_POLICY_CHANNEL,	/* fd: channel to a pod relay, peerid = pod */
+	/* relay, proxy -> policyd. */
+	IMSG_POLICY_DECIDE,	/* struct policy_req + string target */
+	/* policyd -> relay, proxy. */
+	IMSG_POLICY_DECISION,	/* struct policy_resp + string rule */
+
+	/* IMSG_PROXY_*, IMSG_AUDIT_*: arrive with the egress and audit issues. */
+
+	IMSG_MAX
+};
+
+/* Permission kinds, in the order of the CLI's flags. */
+enum perm_kind {
+	PERM_NET = 0,
+	PERM_READ,
+	PERM_WRITE,
+	PERM_ENV,
+	PERM_RUN,
+	PERM_FFI,
+	PERM_SYS,
+	PERM_MAX
+};
+
+enum perm_action {
+	PERM_ALLOW = 0,
+	PERM_DENY
+};
+
+/* Where a permission came from, highest first. */
+enum perm_layer {
+	LAYER_FLAG = 0,
+	LAYER_ENV,
+	LAYER_POLICY,
+	LAYER_DEFAULT
+};
+
+/* IMSG_CFG_PERM: one --allow-x/--deny-x value (or the whole kind). */
+struct cfg_perm {
+	uint8_t		kind;		/* enum perm_kind */
+	uint8_t		action;		/* enum perm_action */
+	uint8_t		layer;		/* enum perm_layer */
+	uint8_t		all;		/* flag given without a value */
+};
+
+enum verdict {
+	VERDICT_DENY = 0,
+	VERDICT_ALLOW = 1,
+	VERDICT_WARN = 2		/* allowed and logged */
+};
+
+/* IMSG_POLICY_DECIDE: request, followed by the target string. */
+struct policy_req {
+	uint32_t	reqid;		/* echoed in the decision */
+	uint8_t		kind;		/* enum perm_kind */
+	uint8_t		pad[3];
+};
+
+/* IMSG_POLICY_DECISION: followed by a string naming the rule. */
+struct policy_resp {
+	uint32_t	reqid;
+	uint8_t		verdict;	/* enum verdict */
+	uint8_t		layer;		/* enum perm_layer that decided */
+	uint8_t		pad[2];
+};
+
+/* fds that travel to the sandbox ahead of IMSG_SANDBOX_SPAWN. */
+enum spawn_fd {
+	SPAWN_FD_STDIN = 0,	/* the worker's stdin */
+	SPAWN_FD_PARENT,	/* relay <-> parent channel */
+	SPAWN_FD_POLICYD,	/* relay <-> policyd channel */
+	SPAWN_FD_MAX
+};
+
+/* Exit statuses of podrunner (podrunner(1), EXIT STATUS). */
+#define EXIT_TIMEOUT		124
+#define EXIT_PODRUNNER		125	/* usage, policy, setup */
+#define EXIT_NOEXEC		126
+#define EXIT_NOTFOUND		127
+
+const char	*imsg_type_name(uint32_t);
+const char	*perm_kind_name(unsigned int);
+const char	*proc_name(unsigned int);
+
+#endif

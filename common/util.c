@@ -1,0 +1,236 @@
+/*
+ * Allocation, size and duration parsing shared by every process.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "util.h"
+
+void *
+xmalloc(size_t size)
+{
+	void	*p;
+
+	if (size == 0)
+		fatalx("xmalloc: zero size");
+	if ((p = malloc(size)) == NULL)
+		fatal("xmalloc: allocating %zu bytes", size);
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if (nmemb == 0 || size == 0)
+		fatalx("xcalloc: zero size");
+	if ((p = calloc(nmemb, size)) == NULL)
+		fatal("xcalloc: allocating %zu * %zu bytes", nmemb, size);
+	return p;
+}
+
+void *
+xreallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if (nmemb == 0 || size == 0)
+		fatalx("xreallocarray: zero size");
+	if ((p = reallocarray(ptr, nmemb, size)) == NULL)
+		fatal("xreallocarray: allocating %zu * %zu bytes", nmemb, size);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("xstrdup");
+	return p;
+}
+
+int
+xasprintf(char **ret, const char *fmt, ...)
+{
+	va_list	ap;
+	int	i;
+
+	va_start(ap, fmt);
+	i = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	if (i < 0 || *ret == NULL)
+		fatal("xasprintf");
+	return i;
+}
+
+/* Split "<digits><unit>"; the unit is returned lower-cased in u. */
+static int
+split_number(const char *s, uint64_t *num, char *u, size_t ulen,
+    const char **errstr)
+{
+	const char	*p = s;
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	if (s == NULL || *s == '\0') {
+		*errstr = "empty value";
+		return -1;
+	}
+	if (!isdigit((unsigned char)*p)) {
+		*errstr = "not a number";
+		return -1;
+	}
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10) {
+			*errstr = "too large";
+			return -1;
+		}
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	for (i = 0; p[i] != '\0'; i++) {
+		if (i + 1 >= ulen || !isalpha((unsigned char)p[i])) {
+			*errstr = "unknown unit";
+			return -1;
+		}
+		u[i] = (char)tolower((unsigned char)p[i]);
+	}
+	u[i] = '\0';
+	*num = v;
+	return 0;
+}
+
+int
+parse_size(const char *s, uint64_t *out, const char **errstr)
+{
+	static const struct {
+		const char	*unit;
+		unsigned	 shift;
+	} units[] = {
+		{ "", 0 }, { "b", 0 },
+		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
+		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
+		{ "t", 40 }, { "tb", 40 }, { "tib", 40 },
+	};
+	uint64_t	 v;
+	char		 u[8];
+	size_t		 i;
+
+	if (split_number(s, &v, u, sizeof(u), errstr) == -1)
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(u, units[i].unit) != 0)
+			continue;
+		if (units[i].shift > 0 && v > (UINT64_MAX >> units[i].shift)) {
+			*errstr = "too large";
+			return -1;
+		}
+		*out = v << units[i].shift;
+		return 0;
+	}
+	*errstr = "unknown unit (use b, k, kb, m, mb, g or gb)";
+	return -1;
+}
+
+int
+parse_duration(const char *s, uint64_t *ms, const char **errstr)
+{
+	static const struct {
+		const char	*unit;
+		uint64_t	 mult;
+	} units[] = {
+		{ "", 1000 }, { "s", 1000 }, { "ms", 1 },
+		{ "m", 60000 }, { "min", 60000 }, { "h", 3600000 },
+	};
+	uint64_t	 v;
+	char		 u[8];
+	size_t		 i;
+
+	if (split_number(s, &v, u, sizeof(u), errstr) == -1)
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(u, units[i].unit) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].mult) {
+			*errstr = "too large";
+			return -1;
+		}
+		*ms = v * units[i].mult;
+		return 0;
+	}
+	*errstr = "unknown unit (use ms, s, m or h)";
+	return -1;
+}
+
+const char *
+fmt_size(uint64_t v, char *buf, size_t len)
+{
+	if (v >= (1ULL << 30) && v % (1ULL << 30) == 0)
+		(void)snprintf(buf, len, "%" PRIu64 " GiB", v >> 30);
+	else if (v >= (1ULL << 20) && v % (1ULL << 20) == 0)
+		(void)snprintf(buf, len, "%" PRIu64 " MiB", v >> 20);
+	else if (v >= 1024 && v % 1024 == 0)
+		(void)snprintf(buf, len, "%" PRIu64 " KiB", v >> 10);
+	else
+		(void)snprintf(buf, len, "%" PRIu64 " bytes", v);
+	return buf;
+}
+
+/* Strict RFC 4648 base64 (padding required, no whitespace). */
+int
+b64_decode(const char *in, unsigned char **out, size_t *outlen)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char	*p;
+	unsigned char	*buf;
+	size_t		 len = strlen(in), i, o = 0;
+	uint32_t	 acc;
+	int		 pad = 0, j, v;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	buf = xmalloc(len / 4 * 3 + 1);
+	for (i = 0; i < len; i += 4) {
+		acc = 0;
+		for (j = 0; j < 4; j++) {
+			if (in[i + j] == '=') {
+				/* Only in the last group's last two places. */
+				if (i + 4 != len || j < 2 ||
+				    (j == 2 && in[i + 3] != '=')) {
+					free(buf);
+					return -1;
+				}
+				pad++;
+				v = 0;
+			} else {
+				if (pad || (p = strchr(alphabet, in[i + j])) ==
+				    NULL || in[i + j] == '\0') {
+					free(buf);
+					return -1;
+				}
+				v = (int)(p - alphabet);
+			}
+			acc = (acc << 6) | (uint32_t)v;
+		}
+		buf[o++] = (unsigned char)(acc >> 16);
+		if (pad < 2)
+			buf[o++] = (unsigned char)(acc >> 8);
+		if (pad < 1)
+			buf[o++] = (unsigned char)acc;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	*outlen = o;
+	return 0;
+}

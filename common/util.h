@@ -1,0 +1,31 @@
+/*
+ * Small helpers shared by every podrunner process: allocation that
+ * fails hard, size and duration parsing.
+ */
+#ifndef PODRUNNER_UTIL_H
+#define PODRUNNER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+
+/*
+ * parse_size: "4096", "64k", "10mb", "1GiB" (binary units, case
+ * insensitive: b, k, kb, kib, m, mb, mib, g, gb, gib).  Returns 0 and
+ * stores the value, or -1 with a static reason in *errstr.
+ */
+int	 parse_size(const char *, uint64_t *, const char **);
+/* parse_duration: "30", "30s", "500ms", "2m", "1h"; result in ms. */
+int	 parse_duration(const char *, uint64_t *, const char **);
+/* Human form of a size ("1 MiB"), into buf. */
+const char *fmt_size(uint64_t, char *, size_t);
+/* Strict base64; *out is malloc'd and NUL-terminated. */
+int	 b64_decode(const char *, unsigned char **, size_t *);
+
+#endif

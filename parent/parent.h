@@ -1,0 +1,67 @@
+/*
+ * The parent: CLI, process table, start-up handshake, the pod's
+ * lifecycle and the exit status.  It runs as root, parses nothing that
+ * a worker wrote, and moves imsgs and fds.
+ */
+#ifndef PODRUNNER_PARENT_H
+#define PODRUNNER_PARENT_H
+
+#include <sys/types.h>
+
+#include "cli.h"
+#include "imsg.h"
+#include "log.h"
+#include "proto.h"
+#include "sandbox.h"
+
+struct event_base;
+
+/* One row per child process (after relayd/vmd's proc table). */
+struct proc {
+	enum proc_id	  id;
+	const char	 *title;
+	__dead void	(*run)(void);		/* the child's entry point */
+	int		(*dispatch)(struct proc *, struct imsg *);
+	pid_t		  pid;
+	int		  alive;
+	int		  configured;
+	struct imsgev	  iev;
+};
+
+struct parent {
+	struct run_config	*rc;
+	struct event_base	*base;
+	char			 podid[PODID_LEN + 1];
+	char			 runtime[4096];
+	char			 runtime_script[4096];
+	char			 podshm_lib[4096];
+	int			 policy_fd;
+	int			 started;	/* CTL_START sent */
+	int			 shutting_down;
+	int			 exit_code;	/* -1: not decided */
+};
+
+extern struct parent	 parent_env;
+extern struct proc	 procs[PROC_MAX];
+
+/* proc.c */
+struct proc	*proc_by_name(const char *);
+__dead void	 proc_child_main(int, char **);
+void		 proc_start_all(void);
+void		 proc_configure_all(void);
+int		 proc_compose(enum proc_id, uint32_t, uint32_t, int,
+		    const void *, size_t);
+void		 proc_shutdown(int);
+void		 proc_fail(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+int		 proc_dispatch_sandbox(struct proc *, struct imsg *);
+void		 proc_sigchld(void);
+
+/* pod.c */
+void		 pod_start(void);
+void		 pod_signal(int);
+int		 pod_sandbox_msg(struct imsg *);
+int		 pod_active(void);
+void		 pod_cleanup_files(void);
+
+#endif

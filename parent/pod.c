@@ -1,0 +1,422 @@
+/*
+ * The parent's side of the pod: the spawn request, the relay's channel
+ * (output, events, exit), signals and the timeout.  Output bytes are
+ * copied to stdout/stderr; nothing the worker wrote is parsed here.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parent.h"
+#include "perm.h"
+#include "privsep.h"
+#include "util.h"
+
+
+static struct {
+	struct imsgev	 iev;		/* channel to the relay */
+	int		 spawned;	/* SPAWN sent */
+	int		 exited;	/* POD_EXIT received */
+	int		 gone;		/* SANDBOX_GONE received */
+	int		 status;	/* wait status of the worker */
+	int		 failed_code;	/* SANDBOX_FAILED code, or 0 */
+	int		 timed_out;
+	int		 signals;	/* signals forwarded so far */
+	int		 out_closed[3];	/* EPIPE on stdout/stderr */
+	struct event	*timer;
+} pod;
+
+static void	pod_imsg_handler(int, short, void *);
+static int	pod_dispatch(struct imsg *);
+static void	pod_timeout(int, short, void *);
+static void	pod_maybe_done(void);
+
+int
+pod_active(void)
+{
+	return pod.spawned && !pod.gone;
+}
+
+/* Build the scrubbed environment of the worker. */
+static int
+env_allowed(const char *name, size_t nlen)
+{
+	struct run_config	*rc = parent_env.rc;
+	struct perm_list	*al, *dl;
+	char			 n[256];
+	size_t			 i;
+	int			 layer, hit;
+
+	if (nlen >= sizeof(n))
+		return 0;
+	memcpy(n, name, nlen);
+	n[nlen] = '\0';
+	/* Never: the policy itself, the runtime's own variable. */
+	if (strncmp(n, "POD_", 4) == 0 || strcmp(n, "PODSHM_LIB") == 0)
+		return 0;
+	if (rc->allow_all)
+		return 1;
+	/* The highest layer that names the variable decides. */
+	for (layer = LAYER_FLAG; layer < LAYER_POLICY; layer++) {
+		al = &rc->layer[layer].allow[PERM_ENV];
+		dl = &rc->layer[layer].deny[PERM_ENV];
+		hit = 0;
+		if (dl->all)
+			return 0;
+		for (i = 0; i < dl->n; i++)
+			if (env_pattern_match(dl->v[i], n))
+				return 0;
+		if (al->all)
+			return 1;
+		for (i = 0; i < al->n; i++)
+			if (env_pattern_match(al->v[i], n))
+				hit = 1;
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+static char **
+worker_env(size_t *nenv)
+{
+	extern char	**environ;
+	char		**env = NULL, **e, *eq;
+	size_t		  n = 0;
+	int		  have_path = 0;
+
+	for (e = environ; *e != NULL; e++) {
+		if ((eq = strchr(*e, '=')) == NULL)
+			continue;
+		if (!env_allowed(*e, (size_t)(eq - *e)))
+			continue;
+		if (strncmp(*e, "PATH=", 5) == 0)
+			have_path = 1;
+		env = xreallocarray(env, n + 1, sizeof(*env));
+		env[n++] = xstrdup(*e);
+	}
+	env = xreallocarray(env, n + 3, sizeof(*env));
+	if (!have_path)
+		env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	if (parent_env.rc->worker == WORKER_PYTHON) {
+		env[n++] = xstrdup("PYTHONUNBUFFERED=1");
+		xasprintf(&env[n++], "PODSHM_LIB=%s", parent_env.podshm_lib);
+	}
+	*nenv = n;
+	return env;
+}
+
+void
+pod_start(void)
+{
+	struct run_config	*rc = parent_env.rc;
+	struct spawn_spec	 sp;
+	struct ibuf		*b;
+	struct timeval		 tv;
+	uint32_t		 which;
+	int			 pp[2], pr[2], in;
+	size_t			 i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    pp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    pr) == -1)
+		fatal("socketpair");
+
+	/* policyd gets its end of the relay's decision channel. */
+	proc_compose(PROC_POLICYD, IMSG_POLICY_CHANNEL, 1, pr[0], NULL, 0);
+
+	if ((in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1 &&
+	    (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("open /dev/null");
+	which = SPAWN_FD_STDIN;
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_FD, 0, in, &which,
+	    sizeof(which));
+	which = SPAWN_FD_PARENT;
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_FD, 0, pp[1], &which,
+	    sizeof(which));
+	which = SPAWN_FD_POLICYD;
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_FD, 0, pr[1], &which,
+	    sizeof(which));
+
+	memset(&sp, 0, sizeof(sp));
+	memcpy(sp.podid, parent_env.podid, sizeof(sp.podid));
+	sp.worker = rc->worker;
+	sp.flags = rc->no_sandbox ? SPAWN_F_NO_SANDBOX : 0;
+	sp.shm_size = rc->shm_size;
+	sp.entry = rc->entry;
+	sp.cwd = rc->cwd;
+	sp.runtime = parent_env.runtime;
+	sp.runtime_script = parent_env.runtime_script;
+	sp.args = rc->args;
+	sp.nargs = (size_t)rc->nargs;
+	sp.env = worker_env(&sp.nenv);
+	if ((b = spawn_spec_build(&sp)) == NULL)
+		fatal("spawn description too large");
+	for (i = 0; i < sp.nenv; i++)
+		free(sp.env[i]);
+	free(sp.env);
+	if (imsgev_compose_ibuf(&procs[PROC_SANDBOX].iev, IMSG_SANDBOX_SPAWN,
+	    1, 0, -1, b) == -1)
+		fatal("compose spawn");
+	pod.spawned = 1;
+
+	imsgev_init(&pod.iev, pp[0], "relay", pod_imsg_handler, NULL);
+	if (imsgbuf_set_maxsize(&pod.iev.ibuf, POD_IMSG_MAX) == -1)
+		fatal("imsgbuf_set_maxsize");
+	imsgev_add(&pod.iev);
+
+	if (rc->timeout_ms > 0) {
+		tv.tv_sec = (time_t)(rc->timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(rc->timeout_ms % 1000) * 1000;
+		if ((pod.timer = evtimer_new(parent_env.base, pod_timeout,
+		    NULL)) == NULL)
+			fatal("evtimer_new");
+		evtimer_add(pod.timer, &tv);
+	}
+}
+
+static void
+pod_timeout(int fd, short ev, void *arg)
+{
+	uint32_t	sig = SIGKILL;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (pod.exited)
+		return;
+	log_warnx("timeout: worker killed after %llu ms",
+	    (unsigned long long)parent_env.rc->timeout_ms);
+	pod.timed_out = 1;
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, 1, -1, &sig,
+	    sizeof(sig));
+}
+
+/* SIGINT, SIGTERM, SIGHUP: the worker gets it; a second one kills. */
+void
+pod_signal(int signo)
+{
+	uint32_t	sig = (uint32_t)signo;
+
+	if (!pod_active() || pod.exited) {
+		if (!parent_env.shutting_down)
+			proc_shutdown(128 + signo);
+		return;
+	}
+	if (pod.signals++ > 0)
+		sig = SIGKILL;
+	log_debug("forwarding signal %u to the worker", sig);
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, 1, -1, &sig,
+	    sizeof(sig));
+}
+
+static void
+write_all(int fd, const unsigned char *p, size_t len)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	while (len > 0 && !pod.out_closed[fd]) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				pfd.fd = fd;
+				pfd.events = POLLOUT;
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
+			/* EPIPE and friends: the reader went away. */
+			pod.out_closed[fd] = 1;
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static int
+get_string(struct imsg *imsg, char *buf, size_t len)
+{
+	size_t	n = imsg_get_len(imsg);
+
+	if (n == 0 || n >= len || imsg_get_data(imsg, buf, n) == -1)
+		return -1;
+	buf[n] = '\0';
+	if (memchr(buf, '\0', n) != NULL)
+		return -1;
+	return 0;
+}
+
+/* Messages from the sandbox about our pod. */
+int
+pod_sandbox_msg(struct imsg *imsg)
+{
+	struct ibuf	 b;
+	char		*msg = NULL;
+	uint32_t	 code, pid;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_SANDBOX_STARTED:
+		if (imsg_get_data(imsg, &pid, sizeof(pid)) == -1)
+			return -1;
+		log_debug("worker started, pid %u", pid);
+		return 0;
+	case IMSG_SANDBOX_FAILED:
+		if (imsg_get_ibuf(imsg, &b) == -1 ||
+		    ibuf_get_n32(&b, &code) == -1 ||
+		    ibuf_get_string(&b, &msg, 1024) == -1 ||
+		    ibuf_size(&b) != 0 ||
+		    (code != EXIT_PODRUNNER && code != EXIT_NOEXEC &&
+		    code != EXIT_NOTFOUND)) {
+			free(msg);
+			return -1;
+		}
+		log_warnx("%s", msg);
+		free(msg);
+		if (pod.failed_code == 0)
+			pod.failed_code = (int)code;
+		pod_maybe_done();
+		return 0;
+	case IMSG_SANDBOX_GONE:
+		if (imsg_get_len(imsg) != 0)
+			return -1;
+		/* The relay's own channel tells whether it ended well. */
+		pod.gone = 1;
+		pod_maybe_done();
+		return 0;
+	}
+	return -1;
+}
+
+static void
+pod_maybe_done(void)
+{
+	int	code;
+
+	if (!pod.gone || pod.iev.ev != NULL)
+		return;
+	if (pod.failed_code != 0 && !pod.exited)
+		code = pod.failed_code;
+	else if (pod.timed_out)
+		code = EXIT_TIMEOUT;
+	else if (WIFEXITED(pod.status))
+		code = WEXITSTATUS(pod.status);
+	else if (WIFSIGNALED(pod.status))
+		code = 128 + WTERMSIG(pod.status);
+	else
+		code = EXIT_PODRUNNER;
+	proc_shutdown(code);
+}
+
+static int
+pod_dispatch(struct imsg *imsg)
+{
+	struct ibuf	 b;
+	char		 buf[1024];
+	uint8_t		 stream;
+	int32_t		 status;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_POD_READY:
+		if (imsg_get_len(imsg) != 0)
+			return -1;
+		log_debug("worker ready");
+		return 0;
+	case IMSG_POD_OUTPUT:
+		if (imsg_get_ibuf(imsg, &b) == -1 ||
+		    ibuf_get_n8(&b, &stream) == -1 ||
+		    (stream != STDOUT_FILENO && stream != STDERR_FILENO))
+			return -1;
+		write_all(stream, ibuf_data(&b), ibuf_size(&b));
+		return 0;
+	case IMSG_POD_EVENT:
+		/* Kept for the embedding API; logged when debugging. */
+		if (log_getverbose() > 0 && imsg_get_len(imsg) < sizeof(buf) &&
+		    imsg_get_data(imsg, buf, imsg_get_len(imsg)) == 0) {
+			buf[imsg_get_len(imsg)] = '\0';
+			log_debug("event: %s", buf);
+		}
+		return 0;
+	case IMSG_POD_ERROR:
+		if (get_string(imsg, buf, sizeof(buf)) == -1)
+			return -1;
+		log_warnx("worker cut off: %s", buf);
+		return 0;
+	case IMSG_POD_EXIT:
+		if (imsg_get_data(imsg, &status, sizeof(status)) == -1 ||
+		    pod.exited)
+			return -1;
+		pod.exited = 1;
+		pod.status = status;
+		return 0;
+	case IMSG_SANDBOX_FAILED:
+		return pod_sandbox_msg(imsg);
+	}
+	return -1;
+}
+
+static void
+pod_imsg_handler(int fd, short events, void *arg)
+{
+	struct imsg	 imsg;
+	int		 n;
+
+	(void)fd;
+	(void)arg;
+	if ((n = imsgev_handle_io(&pod.iev, events)) <= 0) {
+		imsgev_clear(&pod.iev);
+		if (!pod.exited && pod.failed_code == 0)
+			proc_fail("relay process died unexpectedly");
+		else
+			pod_maybe_done();
+		return;
+	}
+	for (;;) {
+		if ((n = imsg_get(&pod.iev.ibuf, &imsg)) == -1) {
+			imsgev_clear(&pod.iev);
+			proc_fail("relay sent a malformed message");
+			return;
+		}
+		if (n == 0)
+			break;
+		if (pod_dispatch(&imsg) == -1) {
+			log_warnx("relay sent an unexpected %s",
+			    imsg_type_name(imsg_get_type(&imsg)));
+			imsg_free(&imsg);
+			imsgev_clear(&pod.iev);
+			proc_fail("relay process misbehaved");
+			return;
+		}
+		imsg_free(&imsg);
+	}
+	imsgev_add(&pod.iev);
+}
+
+/* Backstop: remove the pod's shm and socket whoever died. */
+void
+pod_cleanup_files(void)
+{
+	char	path[512], dir[256];
+
+	if (parent_env.podid[0] == '\0')
+		return;
+	(void)snprintf(path, sizeof(path), "%s/%s%s", PATH_SHMDIR, SHM_PREFIX,
+	    parent_env.podid);
+	(void)unlink(path);
+	pod_dir_name(parent_env.podid, dir, sizeof(dir));
+	(void)snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	(void)unlink(path);
+	(void)rmdir(dir);
+}

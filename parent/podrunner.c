@@ -1,0 +1,303 @@
+/*
+ * podrunner: run untrusted code in a kernel sandbox with Deno-style
+ * permissions.  This is the parent: it parses the command line, starts
+ * the children (policyd, proxy, auditd, sandbox), configures them,
+ * asks the sandbox for the pod and exits with the worker's status.
+ */
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "parent.h"
+#include "privsep.h"
+#include "util.h"
+
+struct parent	parent_env;
+
+static void	parent_sig(int, short, void *);
+static int	init_policy(struct run_config *);
+static void	find_runtime(struct run_config *);
+static int	check_entry(struct run_config *);
+static __dead void usage_error(const char *);
+
+static __dead void
+usage_error(const char *msg)
+{
+	fprintf(stderr, "podrunner: %s (see podrunner --help)\n", msg);
+	exit(EXIT_PODRUNNER);
+}
+
+int
+main(int argc, char *argv[])
+{
+	extern char		**environ;
+	static struct run_config rc;
+	struct event		*ev_sig[5];
+	const int		 sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP,
+				    SIGPIPE };
+	struct privsep_user	 pu;
+	unsigned char		 rnd[PODID_LEN / 2];
+	char			 err[512];
+	size_t			 i;
+	int			 code;
+
+	setproctitle_init(argc, argv, environ);
+
+	/* A re-executed child: podrunner -P <role>. */
+	if (argc >= 3 && strcmp(argv[1], "-P") == 0)
+		proc_child_main(argc, argv);
+
+	log_init(1, LOG_DAEMON);
+	cli_init(&rc);
+	if (cli_parse(argc, argv, &rc, err, sizeof(err)) == -1)
+		usage_error(err);
+	switch (rc.cmd) {
+	case CMD_HELP:
+		cli_usage(stdout);
+		return 0;
+	case CMD_VERSION:
+		printf("podrunner %s\n", PODRUNNER_VERSION);
+		return 0;
+	case CMD_INIT_POLICY:
+		return init_policy(&rc);
+	default:
+		break;
+	}
+	if (cli_parse_env(environ, &rc, err, sizeof(err)) == -1)
+		usage_error(err);
+	log_setverbose(rc.verbose);
+
+	if ((code = check_entry(&rc)) != 0)
+		return code;
+	if (rc.worker == WORKER_BUN) {
+		fprintf(stderr, "podrunner: the bun worker runtime is not "
+		    "built yet; use --worker exec or a .py entry\n");
+		return EXIT_PODRUNNER;
+	}
+	if (rc.allow_all)
+		fprintf(stderr, "podrunner: warning: --allow-all: every "
+		    "permission is granted\n");
+	if (rc.no_sandbox)
+		fprintf(stderr, "podrunner: warning: --no-sandbox: the worker "
+		    "runs without kernel isolation\n");
+	else
+		fprintf(stderr, "podrunner: warning: the kernel sandbox is not "
+		    "built yet; the worker runs without namespaces, landlock "
+		    "or its seccomp profile\n");
+	if (rc.debug_ui)
+		fprintf(stderr, "podrunner: warning: --debug-ui: the debug "
+		    "interface is not built yet; flag ignored\n");
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "podrunner: run needs root (it drops to %s "
+		    "and a per-pod user)\n", PODRUNNER_USER);
+		return EXIT_PODRUNNER;
+	}
+	if (priv_lookup_user(&pu, err, sizeof(err)) == -1 ||
+	    priv_check_chroot(PATH_CHROOT, err, sizeof(err)) == -1) {
+		fprintf(stderr, "podrunner: %s\n", err);
+		return EXIT_PODRUNNER;
+	}
+	if (mkdir(PATH_RUNDIR, 0711) == -1 && errno != EEXIST) {
+		fprintf(stderr, "podrunner: mkdir %s: %s\n", PATH_RUNDIR,
+		    strerror(errno));
+		return EXIT_PODRUNNER;
+	}
+	find_runtime(&rc);
+
+	parent_env.rc = &rc;
+	parent_env.exit_code = -1;
+	parent_env.policy_fd = -1;
+	if (rc.policy_path != NULL &&
+	    (parent_env.policy_fd = open(rc.policy_path,
+	    O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "podrunner: --policy %s: %s\n", rc.policy_path,
+		    strerror(errno));
+		return EXIT_PODRUNNER;
+	}
+	arc4random_buf(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(parent_env.podid + 2 * i, 3, "%02x", rnd[i]);
+
+	/* Orphans of the pod come to us, so nothing outlives podrunner. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		fatal("prctl PR_SET_CHILD_SUBREAPER");
+	if ((parent_env.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	imsgev_set_base(parent_env.base);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		ev_sig[i] = evsignal_new(parent_env.base, sigs[i], parent_sig,
+		    NULL);
+		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) == -1)
+			fatalx("evsignal");
+	}
+
+	proc_start_all();
+	proc_configure_all();
+	event_base_dispatch(parent_env.base);
+	/* The loop ends only through proc_shutdown's exit. */
+	fatalx("event loop ended");
+}
+
+static void
+parent_sig(int sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	switch (sig) {
+	case SIGCHLD:
+		proc_sigchld();
+		break;
+	case SIGINT:
+	case SIGTERM:
+	case SIGHUP:
+		pod_signal(sig);
+		break;
+	case SIGPIPE:
+		break;
+	}
+}
+
+/* Entry checks: 127 not found, 126 not executable/readable. */
+static int
+check_entry(struct run_config *rc)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+
+	if (realpath(rc->entry, path) == NULL || stat(path, &sb) == -1) {
+		fprintf(stderr, "podrunner: %s: %s\n", rc->entry,
+		    strerror(errno));
+		return errno == ENOENT || errno == ENOTDIR ? EXIT_NOTFOUND :
+		    EXIT_NOEXEC;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "podrunner: %s: is a directory\n", rc->entry);
+		return EXIT_NOEXEC;
+	}
+	if (rc->worker == WORKER_EXEC && access(path, X_OK) == -1) {
+		fprintf(stderr, "podrunner: %s: not executable\n", rc->entry);
+		return EXIT_NOEXEC;
+	}
+	if (rc->worker == WORKER_EXEC && (sb.st_mode & 0111) == 0) {
+		fprintf(stderr, "podrunner: %s: not executable\n", rc->entry);
+		return EXIT_NOEXEC;
+	}
+	if (access(path, R_OK) == -1 && rc->worker != WORKER_EXEC) {
+		fprintf(stderr, "podrunner: %s: %s\n", rc->entry,
+		    strerror(errno));
+		return EXIT_NOEXEC;
+	}
+	free(rc->entry);
+	rc->entry = xstrdup(path);
+	return 0;
+}
+
+/*
+ * The worker runtimes: next to the binary in a build tree
+ * (build/podrunner -> worker/python, build/lib), else the installed
+ * LIBEXECDIR and LIBDIR.
+ */
+static void
+find_runtime(struct run_config *rc)
+{
+	char	 exe[3072], *slash;
+	ssize_t	 n;
+
+	(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
+	    "/usr/bin/python3");
+	(void)snprintf(parent_env.runtime_script,
+	    sizeof(parent_env.runtime_script), "%s/python/podrunner_worker.py",
+	    LIBEXECDIR);
+	(void)snprintf(parent_env.podshm_lib, sizeof(parent_env.podshm_lib),
+	    "%s/libpodshm.so.1", LIBDIR);
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			if ((slash = strrchr(exe, '/')) != NULL)
+				*slash = '\0';	/* the tree above build/ */
+			(void)snprintf(parent_env.runtime_script,
+			    sizeof(parent_env.runtime_script),
+			    "%s/worker/python/podrunner_worker.py", exe);
+			(void)snprintf(parent_env.podshm_lib,
+			    sizeof(parent_env.podshm_lib),
+			    "%s/build/lib/libpodshm.so.1", exe);
+			if (access(parent_env.runtime_script, R_OK) == -1 ||
+			    access(parent_env.podshm_lib, R_OK) == -1) {
+				(void)snprintf(parent_env.runtime_script,
+				    sizeof(parent_env.runtime_script),
+				    "%s/python/podrunner_worker.py",
+				    LIBEXECDIR);
+				(void)snprintf(parent_env.podshm_lib,
+				    sizeof(parent_env.podshm_lib),
+				    "%s/libpodshm.so.1", LIBDIR);
+			}
+		}
+	}
+	if (rc->worker != WORKER_PYTHON) {
+		parent_env.runtime[0] = '\0';
+		parent_env.runtime_script[0] = '\0';
+	}
+}
+
+/*
+ * init-policy: the flags as a version 1 policy document
+ * (podrunner.policy(5)).
+ */
+static int
+init_policy(struct run_config *rc)
+{
+	json_t		*doc, *defaults, *rules, *r, *a, *d, *plugins, *audit;
+	struct perm_list *al, *dl;
+	size_t		 i;
+	int		 k;
+
+	doc = json_object();
+	defaults = json_object();
+	rules = json_object();
+	plugins = json_pack("{s:b, s:b, s:b}", "namespaces", 1, "landlock", 1,
+	    "seccomp", 1);
+	audit = json_pack("{s:b, s:[s,s,s]}", "enabled", 1, "events",
+	    "openat", "connect", "execve");
+	for (k = 0; k < PERM_MAX; k++) {
+		al = &rc->layer[LAYER_FLAG].allow[k];
+		dl = &rc->layer[LAYER_FLAG].deny[k];
+		json_object_set_new(defaults, perm_kind_name(k), json_string(
+		    dl->all ? "deny" : (rc->allow_all || al->all) ? "allow" :
+		    "deny"));
+		r = json_object();
+		a = json_array();
+		d = json_array();
+		for (i = 0; i < al->n; i++)
+			json_array_append_new(a, json_string(al->v[i]));
+		for (i = 0; i < dl->n; i++)
+			json_array_append_new(d, json_string(dl->v[i]));
+		json_object_set_new(r, "allow", a);
+		json_object_set_new(r, "deny", d);
+		json_object_set_new(rules, perm_kind_name(k), r);
+	}
+	json_object_set_new(doc, "version", json_integer(1));
+	json_object_set_new(doc, "mode", json_string("strict"));
+	json_object_set_new(doc, "plugins", plugins);
+	json_object_set_new(doc, "defaults", defaults);
+	json_object_set_new(doc, "rules", rules);
+	json_object_set_new(doc, "audit", audit);
+	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == -1)
+		return EXIT_PODRUNNER;
+	printf("\n");
+	json_decref(doc);
+	return fflush(stdout) == 0 ? 0 : EXIT_PODRUNNER;
+}

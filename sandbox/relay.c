@@ -1,0 +1,816 @@
+/*
+ * relay: one per pod.  Started by the sandbox process (fork + re-exec,
+ * in the host's root), it sets the pod up while privileged -- control
+ * socket, shared memory, stdio pipes, the worker -- then chroots,
+ * drops to the unprivileged user and installs its seccomp filter
+ * before it reads the first byte the worker wrote.  From then on it
+ * relays: output to the parent, decision requests to policyd and
+ * answers back, ring frames (checked) to the parent as events.
+ *
+ * fds on entry: 3 sandbox, 4 parent, 5 policyd, 6 the worker's stdin.
+ */
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "imsg.h"
+#include "log.h"
+#include "podshm.h"
+#include "privsep.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "util.h"
+
+/* The control plane (podrunner(8), "WORKER PROTOCOL"). */
+#define CTL_MSG_MAX	(TARGET_MAX + 5)
+#define TARGET_MAX	4096
+#define CTL_DATA	0x10	/* frames are waiting in a ring */
+#define CTL_STOP	0x11	/* supervisor -> worker: exit now */
+#define CTL_READY	"READY\n"
+#define OUT_PAUSE	(1024 * 1024)	/* queued bytes to the parent */
+#define OUT_RESUME	(256 * 1024)
+
+enum { REQ_FS_READ = 1, REQ_FS_WRITE, REQ_NET_CONNECT, REQ_EXEC,
+    REQ_LISTDIR, REQ_ENV, REQ_FFI, REQ_SYS, REQ_MAX };
+
+static const unsigned int req_kind[REQ_MAX] = {
+	[REQ_FS_READ] = PERM_READ, [REQ_FS_WRITE] = PERM_WRITE,
+	[REQ_NET_CONNECT] = PERM_NET, [REQ_EXEC] = PERM_RUN,
+	[REQ_LISTDIR] = PERM_READ, [REQ_ENV] = PERM_ENV,
+	[REQ_FFI] = PERM_FFI, [REQ_SYS] = PERM_SYS,
+};
+
+static struct {
+	struct spawn_spec	 sp;
+	struct event_base	*base;
+	struct imsgev		 sandbox, parent, policyd;
+	int			 protocol;	/* python: socket + rings */
+	int			 listen_fd, ctl_fd;
+	struct event		*ev_listen, *ev_ctl;
+	int			 out_fd[3];	/* [1] stdout, [2] stderr */
+	struct event		*ev_out[3];
+	int			 out_paused;
+	struct podshm		*shm;
+	unsigned char		*frame;		/* one ring frame, copied out */
+	size_t			 frame_max;
+	char			*run_frame;	/* the entry, for the worker */
+	pid_t			 worker;
+	int			 ready, cut_off, exited, status;
+	char			 dir[256], sock[PATH_MAX];
+	char			 shm_name[128];
+} r;
+
+static int	setup_fail(int, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+static void	relay_finish(void);
+static void	relay_cut_off(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+static void	out_pause(int);
+
+/* --- privileged set-up: a checklist of named steps ---------------------- */
+
+static int
+setup_fail(int code, const char *fmt, ...)
+{
+	struct ibuf	*b;
+	va_list		 ap;
+	char		 msg[768], line[900];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	(void)snprintf(line, sizeof(line), "%s", msg);
+	if ((b = ibuf_dynamic(64, 2048)) != NULL &&
+	    ibuf_add_n32(b, (uint32_t)code) == 0 &&
+	    ibuf_add_string(b, line) == 0 &&
+	    imsg_compose_ibuf(&r.parent.ibuf, IMSG_SANDBOX_FAILED, 0, 0, -1,
+	    b) == 0)
+		(void)imsgbuf_flush(&r.parent.ibuf);
+	return -1;
+}
+
+static int
+step_pod_dir(void)
+{
+	pod_dir_name(r.sp.podid, r.dir, sizeof(r.dir));
+	if (mkdir(r.dir, 0700) == -1)
+		return setup_fail(EXIT_PODRUNNER, "pod directory %s: %s", r.dir,
+		    strerror(errno));
+	if (chown(r.dir, r.sp.worker_uid, r.sp.worker_gid) == -1)
+		return setup_fail(EXIT_PODRUNNER, "pod directory %s: chown: %s",
+		    r.dir, strerror(errno));
+	return 0;
+}
+
+static int
+step_control_socket(void)
+{
+	struct sockaddr_un	sun;
+
+	(void)snprintf(r.sock, sizeof(r.sock), "%s/ctl.sock", r.dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, r.sock, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		return setup_fail(EXIT_PODRUNNER, "control socket: path too "
+		    "long");
+	/* SEQPACKET: one request per message (podrunner(8)). */
+	if ((r.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1 ||
+	    bind(r.listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chown(r.sock, r.sp.worker_uid, r.sp.worker_gid) == -1 ||
+	    chmod(r.sock, 0600) == -1 || listen(r.listen_fd, 1) == -1)
+		return setup_fail(EXIT_PODRUNNER, "control socket %s: %s",
+		    r.sock, strerror(errno));
+	return 0;
+}
+
+static int
+step_shared_memory(void)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	pod_shm_name(r.sp.podid, r.shm_name, sizeof(r.shm_name));
+	(void)snprintf(path, sizeof(path), "%s/%s", PATH_SHMDIR, r.shm_name);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return setup_fail(EXIT_PODRUNNER, "shared memory %s: %s", path,
+		    strerror(errno));
+	if (fchown(fd, r.sp.worker_uid, r.sp.worker_gid) == -1 ||
+	    (r.shm = podshm_create_fd(fd, r.sp.shm_size)) == NULL) {
+		close(fd);
+		return setup_fail(EXIT_PODRUNNER, "shared memory %s: %s", path,
+		    strerror(errno));
+	}
+	r.frame_max = podshm_max_frame(r.shm);
+	r.frame = xmalloc(r.frame_max + 1);
+	return 0;
+}
+
+/* The entry travels to the worker as the first ring frame. */
+static int
+step_entry(void)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct stat	 sb;
+	unsigned char	*src;
+	char		*enc, sz[32];
+	json_t		*doc, *argv;
+	size_t		 i, o = 0, n = 0;
+	ssize_t		 rd;
+	uint32_t	 v;
+	int		 fd;
+
+	if ((fd = open(r.sp.entry, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &sb) == -1)
+		return setup_fail(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
+		    "%s: %s", r.sp.entry, strerror(errno));
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > r.frame_max) {
+		close(fd);
+		return setup_fail(EXIT_PODRUNNER, "%s: %s", r.sp.entry,
+		    S_ISREG(sb.st_mode) ? "too large for the data plane "
+		    "(raise --shm-size)" : "not a regular file");
+	}
+	src = xmalloc((size_t)sb.st_size + 1);
+	while (n < (size_t)sb.st_size &&
+	    (rd = read(fd, src + n, (size_t)sb.st_size - n)) > 0)
+		n += (size_t)rd;
+	close(fd);
+	enc = xmalloc((n + 2) / 3 * 4 + 1);
+	for (i = 0; i < n; i += 3) {
+		v = (uint32_t)src[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)src[i + 1] << 8;
+		if (i + 2 < n)
+			v |= src[i + 2];
+		enc[o++] = b64[(v >> 18) & 63];
+		enc[o++] = b64[(v >> 12) & 63];
+		enc[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		enc[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	enc[o] = '\0';
+	free(src);
+	argv = json_array();
+	json_array_append_new(argv, json_string(r.sp.entry));
+	for (i = 0; i < r.sp.nargs; i++)
+		json_array_append_new(argv, json_string(r.sp.args[i]));
+	doc = json_pack("{s:s, s:s, s:o, s:s}", "type", "run", "path",
+	    r.sp.entry, "argv", argv, "source_b64", enc);
+	free(enc);
+	if (doc == NULL)
+		return setup_fail(EXIT_PODRUNNER, "%s: arguments are not valid "
+		    "UTF-8", r.sp.entry);
+	r.run_frame = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (r.run_frame == NULL || strlen(r.run_frame) > r.frame_max)
+		return setup_fail(EXIT_PODRUNNER, "%s: too large for the data "
+		    "plane (%s; raise --shm-size)", r.sp.entry,
+		    fmt_size(r.sp.shm_size, sz, sizeof(sz)));
+	return 0;
+}
+
+static void
+worker_exec(int errfd, int outfd, int errpipe)
+{
+	char		*argv[SPAWN_MAX_ARGS + 8], size[32];
+	sigset_t	 set;
+	size_t		 i, argc = 0;
+	int		 e, sig;
+
+	/* Signals as a fresh process expects them. */
+	for (sig = 1; sig < NSIG; sig++)
+		(void)signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+
+	if (dup2(RELAY_FD_STDIN, STDIN_FILENO) == -1 ||
+	    dup2(outfd, STDOUT_FILENO) == -1 ||
+	    dup2(errfd, STDERR_FILENO) == -1 ||
+	    dup2(errpipe, 3) == -1 || fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
+		goto fail;
+	/* Nothing of the relay's leaks into the worker. */
+	(void)close_range(4, ~0U, 0);
+	if (chdir(r.sp.cwd) == -1 && chdir("/") == -1)
+		goto fail;
+	if (setsid() == -1 ||
+	    setgroups(0, NULL) == -1 ||
+	    setresgid(r.sp.worker_gid, r.sp.worker_gid, r.sp.worker_gid) == -1 ||
+	    setresuid(r.sp.worker_uid, r.sp.worker_uid, r.sp.worker_uid) == -1)
+		goto fail;
+	/* After the credential change, which resets it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		goto fail;
+
+	if (r.protocol) {
+		(void)snprintf(size, sizeof(size), "%llu",
+		    (unsigned long long)r.sp.shm_size);
+		argv[argc++] = r.sp.runtime;
+		argv[argc++] = r.sp.runtime_script;
+		argv[argc++] = r.sock;
+		argv[argc++] = r.shm_name;
+		argv[argc++] = size;
+	} else {
+		argv[argc++] = r.sp.entry;
+		for (i = 0; i < r.sp.nargs; i++)
+			argv[argc++] = r.sp.args[i];
+	}
+	argv[argc] = NULL;
+	r.sp.env = xreallocarray(r.sp.env, r.sp.nenv + 1, sizeof(char *));
+	r.sp.env[r.sp.nenv] = NULL;
+	execve(argv[0], argv, r.sp.env);
+ fail:
+	e = errno;
+	(void)!write(3, &e, sizeof(e));
+	_exit(127);
+}
+
+static int
+step_spawn_worker(void)
+{
+	int	 out[2], err[2], ep[2], e;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
+	    pipe2(ep, O_CLOEXEC) == -1)
+		return setup_fail(EXIT_PODRUNNER, "pipes: %s", strerror(errno));
+	switch (pid = fork()) {
+	case -1:
+		return setup_fail(EXIT_PODRUNNER, "fork: %s", strerror(errno));
+	case 0:
+		worker_exec(err[1], out[1], ep[1]);
+	}
+	r.worker = pid;
+	close(out[1]);
+	close(err[1]);
+	close(ep[1]);
+	close(RELAY_FD_STDIN);
+	r.out_fd[STDOUT_FILENO] = out[0];
+	r.out_fd[STDERR_FILENO] = err[0];
+	(void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(err[0], F_SETFL, O_NONBLOCK);
+	/* The exec either closes the pipe or reports its errno. */
+	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (n == sizeof(e)) {
+		(void)waitpid(pid, NULL, 0);
+		r.worker = -1;
+		return setup_fail(e == ENOENT ? EXIT_NOTFOUND :
+		    (e == EACCES || e == ENOEXEC || e == EPERM) ? EXIT_NOEXEC :
+		    EXIT_PODRUNNER, "cannot start the worker (%s): %s",
+		    r.protocol ? r.sp.runtime : r.sp.entry, strerror(e));
+	}
+	return 0;
+}
+
+/* The sandbox gets a pidfd: it can signal a worker of another uid. */
+static int
+step_report_worker(void)
+{
+	uint32_t	pid = (uint32_t)r.worker;
+	int		pidfd;
+
+	if ((pidfd = pidfd_open(r.worker, 0)) == -1)
+		return setup_fail(EXIT_PODRUNNER, "pidfd_open: %s",
+		    strerror(errno));
+	if (imsg_compose(&r.sandbox.ibuf, IMSG_RELAY_WORKER, 0, 0, pidfd,
+	    &pid, sizeof(pid)) == -1 || imsgbuf_flush(&r.sandbox.ibuf) == -1)
+		return setup_fail(EXIT_PODRUNNER, "cannot reach the sandbox "
+		    "process");
+	return 0;
+}
+
+/* --- unprivileged from here on ---------------------------------------- */
+
+/*
+ * The relay's allowlist: the daemon base set plus accepting the
+ * worker's one connection and checking its credentials, and reaping
+ * the worker.
+ */
+static const int relay_syscalls[] = {
+	SCMP_SYS(accept4), SCMP_SYS(getsockopt),
+	SCMP_SYS(wait4), SCMP_SYS(waitid),
+};
+
+static void
+send_ctl(unsigned char code, uint32_t id)
+{
+	unsigned char	msg[5];
+
+	if (r.ctl_fd == -1)
+		return;
+	msg[0] = code;
+	msg[1] = id & 0xff;
+	msg[2] = (id >> 8) & 0xff;
+	msg[3] = (id >> 16) & 0xff;
+	msg[4] = (id >> 24) & 0xff;
+	if (send(r.ctl_fd, msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) == -1 &&
+	    errno != EPIPE && errno != ECONNRESET)
+		relay_cut_off("control socket: %s", strerror(errno));
+}
+
+static void
+relay_cut_off(const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[512];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r.cut_off)
+		return;
+	r.cut_off = 1;
+	log_warnx("pod %s: worker cut off: %s", r.sp.podid, msg);
+	if (r.ev_ctl != NULL) {
+		event_free(r.ev_ctl);
+		r.ev_ctl = NULL;
+	}
+	if (r.ctl_fd != -1) {
+		close(r.ctl_fd);
+		r.ctl_fd = -1;
+	}
+	imsgev_compose(&r.parent, IMSG_POD_ERROR, 0, 0, -1, msg, strlen(msg));
+}
+
+/* Frames from the worker: copied out, checked, passed on as events. */
+static void
+drain_ring(void)
+{
+	json_t		*doc;
+	json_error_t	 je;
+	char		*text;
+	ssize_t		 n;
+
+	while (r.shm != NULL && !r.cut_off) {
+		if ((n = podshm_recv(r.shm, r.frame, r.frame_max)) == -1) {
+			if (errno == EAGAIN)
+				return;
+			relay_cut_off("corrupt ring (%s)", strerror(errno));
+			return;
+		}
+		doc = json_loadb((char *)r.frame, (size_t)n,
+		    JSON_REJECT_DUPLICATES, &je);
+		if (doc == NULL || !json_is_object(doc) ||
+		    !json_is_string(json_object_get(doc, "type"))) {
+			json_decref(doc);
+			relay_cut_off("ring frame is not a JSON event");
+			return;
+		}
+		text = json_dumps(doc, JSON_COMPACT);
+		json_decref(doc);
+		if (text == NULL)
+			continue;
+		if (strlen(text) + IMSG_HEADER_SIZE < POD_IMSG_MAX)
+			imsgev_compose(&r.parent, IMSG_POD_EVENT, 0, 0, -1, text,
+			    strlen(text));
+		else
+			log_warnx("pod %s: event of %zu bytes dropped",
+			    r.sp.podid, strlen(text));
+		free(text);
+	}
+}
+
+static void
+ctl_request(const unsigned char *msg, size_t len)
+{
+	struct policy_req	 req;
+	struct ibuf		*b;
+	char			 target[TARGET_MAX + 1];
+	uint32_t		 id;
+	size_t			 tlen = len - 5;
+
+	id = (uint32_t)msg[1] | (uint32_t)msg[2] << 8 |
+	    (uint32_t)msg[3] << 16 | (uint32_t)msg[4] << 24;
+	if (tlen == 0 || tlen > TARGET_MAX || memchr(msg + 5, '\0', tlen)) {
+		relay_cut_off("malformed request (type %u)", msg[0]);
+		return;
+	}
+	memcpy(target, msg + 5, tlen);
+	target[tlen] = '\0';
+	memset(&req, 0, sizeof(req));
+	req.reqid = id;
+	req.kind = (uint8_t)req_kind[msg[0]];
+	if ((b = ibuf_dynamic(64, TARGET_MAX + 64)) == NULL ||
+	    ibuf_add(b, &req, sizeof(req)) == -1 ||
+	    ibuf_add_string(b, target) == -1 ||
+	    imsgev_compose_ibuf(&r.policyd, IMSG_POLICY_DECIDE, 0, 0, -1, b) ==
+	    -1)
+		fatal("%s: compose", __func__);
+}
+
+static void
+ctl_read(int fd, short ev, void *arg)
+{
+	unsigned char	 msg[CTL_MSG_MAX];
+	ssize_t		 n;
+
+	(void)ev;
+	(void)arg;
+	if ((n = recv(fd, msg, sizeof(msg), MSG_TRUNC | MSG_DONTWAIT)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		relay_cut_off("control socket: %s", strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		/* The worker closed its side: at its exit, normally. */
+		event_free(r.ev_ctl);
+		r.ev_ctl = NULL;
+		close(r.ctl_fd);
+		r.ctl_fd = -1;
+		return;
+	}
+	if ((size_t)n > sizeof(msg)) {
+		relay_cut_off("control message of %zd bytes", n);
+		return;
+	}
+	if (!r.ready) {
+		if ((size_t)n != strlen(CTL_READY) ||
+		    memcmp(msg, CTL_READY, (size_t)n) != 0) {
+			relay_cut_off("expected READY");
+			return;
+		}
+		r.ready = 1;
+		imsgev_compose(&r.parent, IMSG_POD_READY, 0, 0, -1, NULL, 0);
+		if (podshm_send(r.shm, r.run_frame, strlen(r.run_frame)) == -1) {
+			relay_cut_off("cannot queue the entry: %s",
+			    strerror(errno));
+			return;
+		}
+		send_ctl(CTL_DATA, 0);
+		return;
+	}
+	if (n == 5 && msg[0] == CTL_DATA) {
+		drain_ring();
+		return;
+	}
+	if (n >= 5 && msg[0] >= REQ_FS_READ && msg[0] < REQ_MAX) {
+		ctl_request(msg, (size_t)n);
+		return;
+	}
+	relay_cut_off("unknown control message (type %u, %zd bytes)", msg[0],
+	    n);
+}
+
+static void
+ctl_accept(int fd, short ev, void *arg)
+{
+	struct ucred	uc;
+	socklen_t	len = sizeof(uc);
+	int		s;
+
+	(void)ev;
+	(void)arg;
+	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1)
+		return;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1 ||
+	    uc.uid != r.sp.worker_uid) {
+		log_warnx("pod %s: control connection from uid %u refused",
+		    r.sp.podid, (unsigned)uc.uid);
+		close(s);
+		return;
+	}
+	/* One connection: the worker's. */
+	event_free(r.ev_listen);
+	r.ev_listen = NULL;
+	close(r.listen_fd);
+	r.listen_fd = -1;
+	r.ctl_fd = s;
+	if ((r.ev_ctl = event_new(r.base, s, EV_READ | EV_PERSIST, ctl_read,
+	    NULL)) == NULL || event_add(r.ev_ctl, NULL) == -1)
+		fatalx("event_new");
+}
+
+static void
+out_read(int fd, short ev, void *arg)
+{
+	unsigned char	 buf[POD_OUTPUT_CHUNK];
+	int		 stream = (int)(intptr_t)arg;
+	ssize_t		 n;
+
+	(void)ev;
+	buf[0] = (unsigned char)stream;
+	if ((n = read(fd, buf + 1, sizeof(buf) - 1)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		n = 0;
+	}
+	if (n == 0) {
+		event_free(r.ev_out[stream]);
+		r.ev_out[stream] = NULL;
+		close(r.out_fd[stream]);
+		r.out_fd[stream] = -1;
+		return;
+	}
+	imsgev_compose(&r.parent, IMSG_POD_OUTPUT, 0, 0, -1, buf,
+	    (size_t)n + 1);
+	if (imsgbuf_queuebytes(&r.parent.ibuf) > OUT_PAUSE)
+		out_pause(1);
+}
+
+static void
+out_pause(int pause)
+{
+	int	i;
+
+	if (r.out_paused == pause)
+		return;
+	r.out_paused = pause;
+	for (i = STDOUT_FILENO; i <= STDERR_FILENO; i++) {
+		if (r.ev_out[i] == NULL)
+			continue;
+		if (pause)
+			event_del(r.ev_out[i]);
+		else
+			event_add(r.ev_out[i], NULL);
+	}
+}
+
+/* After the worker's exit: what is in the pipes now, then done. */
+static void
+drain_outputs(void)
+{
+	unsigned char	buf[POD_OUTPUT_CHUNK];
+	ssize_t		n;
+	int		i;
+
+	for (i = STDOUT_FILENO; i <= STDERR_FILENO; i++) {
+		if (r.out_fd[i] == -1)
+			continue;
+		buf[0] = (unsigned char)i;
+		while ((n = read(r.out_fd[i], buf + 1, sizeof(buf) - 1)) > 0) {
+			imsgev_compose(&r.parent, IMSG_POD_OUTPUT, 0, 0, -1,
+			    buf, (size_t)n + 1);
+			/* Keep the queue bounded while draining. */
+			if (imsgbuf_queuebytes(&r.parent.ibuf) > OUT_PAUSE &&
+			    imsgbuf_flush(&r.parent.ibuf) == -1)
+				exit(1);
+		}
+	}
+}
+
+static void
+relay_finish(void)
+{
+	int32_t	status = r.status;
+
+	drain_outputs();
+	drain_ring();
+	imsgev_compose(&r.parent, IMSG_POD_EXIT, 0, 0, -1, &status,
+	    sizeof(status));
+	if (imsgbuf_flush(&r.parent.ibuf) == -1)
+		log_warn("flush to parent");
+	exit(0);
+}
+
+static void
+relay_sigchld(int sig, short ev, void *arg)
+{
+	pid_t	pid;
+	int	status;
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == r.worker) {
+			r.exited = 1;
+			r.status = status;
+		}
+	if (r.exited)
+		relay_finish();
+}
+
+static void
+relay_parent_handler(int fd, short events, void *arg)
+{
+	struct imsg	imsg;
+	int		n;
+
+	(void)fd;
+	(void)arg;
+	if ((n = imsgev_handle_io(&r.parent, events)) <= 0) {
+		/* The parent is gone: so is the pod (PDEATHSIG). */
+		exit(1);
+	}
+	if ((n = imsg_get(&r.parent.ibuf, &imsg)) != 0) {
+		/* The parent sends nothing on this channel yet. */
+		fatalx("unexpected message from the parent");
+	}
+	if (r.out_paused && imsgbuf_queuebytes(&r.parent.ibuf) < OUT_RESUME)
+		out_pause(0);
+	imsgev_add(&r.parent);
+}
+
+static void
+relay_policyd_handler(int fd, short events, void *arg)
+{
+	struct policy_resp	 resp;
+	struct imsg		 imsg;
+	struct ibuf		 b;
+	char			*rule = NULL;
+	int			 n;
+
+	(void)fd;
+	(void)arg;
+	if ((n = imsgev_handle_io(&r.policyd, events)) <= 0)
+		fatalx("policyd channel closed");
+	while ((n = imsg_get(&r.policyd.ibuf, &imsg)) > 0) {
+		if (imsg_get_type(&imsg) != IMSG_POLICY_DECISION ||
+		    imsg_get_ibuf(&imsg, &b) == -1 ||
+		    ibuf_get(&b, &resp, sizeof(resp)) == -1 ||
+		    ibuf_get_string(&b, &rule, TARGET_MAX + 64) == -1 ||
+		    ibuf_size(&b) != 0 || resp.verdict > VERDICT_WARN)
+			fatalx("malformed decision from policyd");
+		imsg_free(&imsg);
+		log_debug("decision %u: %s (%s)", resp.reqid,
+		    resp.verdict == VERDICT_DENY ? "deny" : "allow", rule);
+		free(rule);
+		rule = NULL;
+		/* The seeds' workers test allowed == 1: warn is allowed. */
+		send_ctl(resp.verdict == VERDICT_DENY ? 0 : 1, resp.reqid);
+	}
+	if (n == -1)
+		fatalx("malformed message from policyd");
+	imsgev_add(&r.policyd);
+}
+
+static void
+relay_sandbox_handler(int fd, short events, void *arg)
+{
+	struct imsg	imsg;
+	int		n;
+
+	(void)fd;
+	(void)arg;
+	if ((n = imsgev_handle_io(&r.sandbox, events)) <= 0)
+		exit(1);
+	if (imsg_get(&r.sandbox.ibuf, &imsg) != 0)
+		fatalx("unexpected message from the sandbox process");
+	imsgev_add(&r.sandbox);
+}
+
+static void
+read_spawn(void)
+{
+	struct pollfd	 pfd;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 got;
+
+	for (;;) {
+		if ((got = imsg_get(&r.sandbox.ibuf, &imsg)) == -1)
+			fatalx("malformed spawn request");
+		if (got == 1)
+			break;
+		pfd.fd = RELAY_FD_SANDBOX;
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, -1);
+		if ((n = imsgbuf_read(&r.sandbox.ibuf)) == 0)
+			exit(1);
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			fatal("read spawn request");
+	}
+	if (imsg_get_type(&imsg) != IMSG_SANDBOX_SPAWN ||
+	    spawn_spec_parse(&imsg, &r.sp) == -1)
+		fatalx("malformed spawn request");
+	imsg_free(&imsg);
+}
+
+__dead void
+relay_main(void)
+{
+	struct privsep_user	 pu;
+	struct event		*ev;
+	char			 err[256], title[64];
+	int			 i;
+
+	r.listen_fd = r.ctl_fd = -1;
+	r.out_fd[0] = r.out_fd[1] = r.out_fd[2] = -1;
+	r.worker = -1;
+	if ((r.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	imsgev_set_base(r.base);
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGINT, SIG_IGN);
+	imsgev_init(&r.sandbox, RELAY_FD_SANDBOX, "sandbox",
+	    relay_sandbox_handler, NULL);
+	imsgbuf_allow_fdpass(&r.sandbox.ibuf);
+	if (imsgbuf_set_maxsize(&r.sandbox.ibuf, SPAWN_IMSG_MAX) == -1)
+		fatal("imsgbuf_set_maxsize");
+	imsgev_init(&r.parent, RELAY_FD_PARENT, "parent",
+	    relay_parent_handler, NULL);
+	if (imsgbuf_set_maxsize(&r.parent.ibuf, POD_IMSG_MAX) == -1)
+		fatal("imsgbuf_set_maxsize");
+	imsgev_init(&r.policyd, RELAY_FD_POLICYD, "policyd",
+	    relay_policyd_handler, NULL);
+	read_spawn();
+	r.protocol = r.sp.worker == WORKER_PYTHON;
+	(void)snprintf(title, sizeof(title), "relay %s", r.sp.podid);
+	log_procinit(title);
+	if (priv_lookup_user(&pu, err, sizeof(err)) == -1) {
+		setup_fail(EXIT_PODRUNNER, "%s", err);
+		exit(1);
+	}
+	if ((ev = evsignal_new(r.base, SIGCHLD, relay_sigchld, NULL)) ==
+	    NULL || evsignal_add(ev, NULL) == -1)
+		fatalx("evsignal");
+
+	/* The checklist, in order; the first failure names its step. */
+	if (step_pod_dir() == -1 ||
+	    (r.protocol && (step_control_socket() == -1 ||
+	    step_shared_memory() == -1 || step_entry() == -1)) ||
+	    step_spawn_worker() == -1 ||
+	    step_report_worker() == -1) {
+		if (r.worker > 0)
+			(void)kill(r.worker, SIGKILL);
+		exit(1);
+	}
+
+	/* Drop everything before the first byte from the worker. */
+	priv_confine(title, &pu, NULL, 0);
+	priv_seccomp_allowlist("relay", relay_syscalls,
+	    sizeof(relay_syscalls) / sizeof(relay_syscalls[0]));
+
+	if (r.listen_fd != -1 &&
+	    ((r.ev_listen = event_new(r.base, r.listen_fd, EV_READ | EV_PERSIST,
+	    ctl_accept, NULL)) == NULL || event_add(r.ev_listen, NULL) == -1))
+		fatalx("event_new");
+	for (i = STDOUT_FILENO; i <= STDERR_FILENO; i++)
+		if ((r.ev_out[i] = event_new(r.base, r.out_fd[i],
+		    EV_READ | EV_PERSIST, out_read, (void *)(intptr_t)i)) ==
+		    NULL || event_add(r.ev_out[i], NULL) == -1)
+			fatalx("event_new");
+	imsgev_add(&r.sandbox);
+	imsgev_add(&r.parent);
+	imsgev_add(&r.policyd);
+	/* The worker may have exited already. */
+	relay_sigchld(SIGCHLD, 0, NULL);
+	event_base_dispatch(r.base);
+	fatalx("event loop ended");
+}

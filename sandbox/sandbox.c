@@ -1,0 +1,407 @@
+/*
+ * sandbox: the spawner.  It stays root but keeps only the capabilities
+ * that spawning needs, and runs chrooted with an fd to the host's root
+ * that only its relay children use.  For each pod it allocates a worker
+ * uid, starts a relay (fork + re-exec) and cleans up after it.
+ */
+#include <sys/pidfd.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "privsep.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "util.h"
+
+struct pod {
+	TAILQ_ENTRY(pod)	 entry;
+	uint32_t		 id;		/* the parent's peerid */
+	char			 podid[PODID_LEN + 1];
+	pid_t			 relay_pid;
+	struct imsgev		 relay;
+	int			 pidfd;		/* the worker, -1 until known */
+	int			 pending_sig;
+	unsigned int		 slot;		/* worker uid slot */
+};
+
+static int	sandbox_dispatch_parent(struct imsg *);
+static void	sandbox_spawn(struct imsg *);
+static void	sandbox_relay_handler(int, short, void *);
+static void	sandbox_sigchld(int, short, void *);
+static void	pod_gone(struct pod *);
+static int	slot_alloc(unsigned int *);
+static void	slot_free(unsigned int);
+
+static struct child	 sandbox_child;
+static TAILQ_HEAD(, pod) pods = TAILQ_HEAD_INITIALIZER(pods);
+static int		 spawn_fds[SPAWN_FD_MAX] = { -1, -1, -1 };
+static int		 rootfd = -1, rundirfd = -1, shmdirfd = -1, uidlockfd = -1;
+static unsigned char	 slot_used[WORKER_UID_COUNT];
+
+/*
+ * What spawning needs: changing to the worker's and the relay's users
+ * (SETUID, SETGID, SETPCAP to empty their bounding sets), leaving the
+ * chroot for the relay's exec (SYS_CHROOT), creating and handing over
+ * the pod's files (CHOWN, FOWNER, DAC_OVERRIDE, DAC_READ_SEARCH) and
+ * signalling a worker of another uid (KILL).  Namespaces, mounts and
+ * cgroups add theirs with the kernel sandbox.
+ */
+static const int sandbox_caps[] = {
+	CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_CHROOT, CAP_CHOWN,
+	CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_KILL,
+};
+
+/* Peers: the parent; one channel per relay. */
+
+__dead void
+sandbox_main(void)
+{
+	struct event	*ev;
+
+	child_init(&sandbox_child, "sandbox");
+	sandbox_child.dispatch = sandbox_dispatch_parent;
+
+	/* Opened before the chroot, used with *at() calls. */
+	if ((rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("open /");
+	if ((rundirfd = open(PATH_RUNDIR, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("open %s", PATH_RUNDIR);
+	if ((shmdirfd = open(PATH_SHMDIR, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("open %s", PATH_SHMDIR);
+	if ((uidlockfd = openat(rundirfd, UIDS_LOCK, O_RDWR | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		fatal("open %s/%s", PATH_RUNDIR, UIDS_LOCK);
+	if ((ev = evsignal_new(sandbox_child.base, SIGCHLD, sandbox_sigchld,
+	    NULL)) == NULL || evsignal_add(ev, NULL) == -1)
+		fatalx("evsignal");
+
+	priv_confine("sandbox", NULL, sandbox_caps,
+	    sizeof(sandbox_caps) / sizeof(sandbox_caps[0]));
+	priv_seccomp_spawner();
+	child_loop();
+}
+
+static struct pod *
+pod_find(uint32_t id)
+{
+	struct pod	*p;
+
+	TAILQ_FOREACH(p, &pods, entry)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+static int
+sandbox_dispatch_parent(struct imsg *imsg)
+{
+	struct pod	*p;
+	uint32_t	 which, sig;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_SANDBOX_FD:
+		if (imsg_get_data(imsg, &which, sizeof(which)) == -1 ||
+		    which >= SPAWN_FD_MAX || spawn_fds[which] != -1 ||
+		    (spawn_fds[which] = imsg_get_fd(imsg)) == -1)
+			return -1;
+		return 0;
+	case IMSG_SANDBOX_SPAWN:
+		if (!sandbox_child.started)
+			return -1;
+		sandbox_spawn(imsg);
+		return 0;
+	case IMSG_SANDBOX_SIGNAL:
+		if (imsg_get_data(imsg, &sig, sizeof(sig)) == -1 ||
+		    sig == 0 || sig >= NSIG)
+			return -1;
+		if ((p = pod_find(imsg_get_peerid(imsg))) == NULL)
+			return 0;	/* already gone */
+		if (p->pidfd != -1) {
+			if (pidfd_send_signal(p->pidfd, (int)sig, NULL, 0) == -1 &&
+			    errno != ESRCH)
+				log_warn("pidfd_send_signal");
+		} else if (sig == SIGKILL)
+			(void)kill(p->relay_pid, SIGKILL);
+		else
+			p->pending_sig = (int)sig;
+		return 0;
+	}
+	return -1;
+}
+
+static void
+spawn_failed(int parentfd, const char *fmt, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+/* Before a relay exists, failures go straight to the parent's channel. */
+static void
+spawn_failed(int parentfd, const char *fmt, ...)
+{
+	struct imsgbuf	 ib;
+	struct ibuf	*b;
+	va_list		 ap;
+	char		 msg[512];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	imsgbuf_init(&ib, parentfd);
+	if ((b = ibuf_dynamic(64, 1024)) != NULL &&
+	    ibuf_add_n32(b, EXIT_PODRUNNER) == 0 &&
+	    ibuf_add_string(b, msg) == 0 &&
+	    imsg_compose_ibuf(&ib, IMSG_SANDBOX_FAILED, 0, 0, -1, b) == 0)
+		(void)imsgbuf_flush(&ib);
+	imsgbuf_clear(&ib);
+}
+
+/* Move fd to a fixed number in the about-to-exec child. */
+static int
+fd_place(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) == -1 ? -1 : 0;
+}
+
+static void
+sandbox_spawn(struct imsg *imsg)
+{
+	struct spawn_spec	 sp;
+	struct pod		*p;
+	struct ibuf		*b;
+	char			*argv[8];
+	int			 sv[2], hi[4], i, argc = 0;
+	pid_t			 pid;
+
+	if (spawn_spec_parse(imsg, &sp) == -1)
+		fatalx("malformed spawn request from the parent");
+	for (i = 0; i < SPAWN_FD_MAX; i++)
+		if (spawn_fds[i] == -1)
+			fatalx("spawn request without its fds");
+	if (pod_find(imsg_get_peerid(imsg)) != NULL)
+		fatalx("spawn request for a running pod");
+
+	p = xcalloc(1, sizeof(*p));
+	p->id = imsg_get_peerid(imsg);
+	p->pidfd = -1;
+	memcpy(p->podid, sp.podid, sizeof(p->podid));
+	if (slot_alloc(&p->slot) == -1) {
+		spawn_failed(spawn_fds[SPAWN_FD_PARENT], "no free worker uid "
+		    "(%d pods running)", WORKER_UID_COUNT);
+		goto fail;
+	}
+	sp.worker_uid = sp.worker_gid = WORKER_UID_BASE + p->slot;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    sv) == -1)
+		fatal("socketpair");
+
+	argv[argc++] = "podrunner";
+	argv[argc++] = "-P";
+	argv[argc++] = "relay";
+	if (log_getverbose() > 0)
+		argv[argc++] = "-d";
+	argv[argc] = NULL;
+
+	switch (pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		/* Back to the host's root for the exec; the relay
+		 * chroots again once it has set the pod up. */
+		if (fchdir(rootfd) == -1 || chroot(".") == -1 ||
+		    chdir("/") == -1)
+			_exit(EXIT_PODRUNNER);
+		hi[0] = fcntl(sv[1], F_DUPFD_CLOEXEC, 16);
+		hi[1] = fcntl(spawn_fds[SPAWN_FD_PARENT], F_DUPFD_CLOEXEC, 16);
+		hi[2] = fcntl(spawn_fds[SPAWN_FD_POLICYD], F_DUPFD_CLOEXEC, 16);
+		hi[3] = fcntl(spawn_fds[SPAWN_FD_STDIN], F_DUPFD_CLOEXEC, 16);
+		for (i = 0; i < 4; i++)
+			if (hi[i] == -1 || fd_place(hi[i], RELAY_FD_SANDBOX + i)
+			    == -1)
+				_exit(EXIT_PODRUNNER);
+		(void)signal(SIGCHLD, SIG_DFL);
+		execv("/proc/self/exe", argv);
+		_exit(EXIT_PODRUNNER);
+	}
+	p->relay_pid = pid;
+	close(sv[1]);
+	imsgev_init(&p->relay, sv[0], "relay", sandbox_relay_handler, p);
+	imsgbuf_allow_fdpass(&p->relay.ibuf);
+	if (imsgbuf_set_maxsize(&p->relay.ibuf, SPAWN_IMSG_MAX) == -1)
+		fatal("imsgbuf_set_maxsize");
+	if ((b = spawn_spec_build(&sp)) == NULL ||
+	    imsgev_compose_ibuf(&p->relay, IMSG_SANDBOX_SPAWN, p->id, 0, -1,
+	    b) == -1)
+		fatal("compose spawn to relay");
+	TAILQ_INSERT_TAIL(&pods, p, entry);
+	log_debug("pod %s: relay %d, worker uid %u", p->podid, pid,
+	    sp.worker_uid);
+	p = NULL;
+ fail:
+	free(p);
+	for (i = 0; i < SPAWN_FD_MAX; i++) {
+		close(spawn_fds[i]);
+		spawn_fds[i] = -1;
+	}
+	spawn_spec_free(&sp);
+}
+
+static void
+sandbox_relay_handler(int fd, short events, void *arg)
+{
+	struct pod	*p = arg;
+	struct imsg	 imsg;
+	uint32_t	 pid;
+	int		 n;
+
+	(void)fd;
+	if ((n = imsgev_handle_io(&p->relay, events)) <= 0) {
+		/* The relay exits after its pod: SIGCHLD cleans up. */
+		imsgev_clear(&p->relay);
+		return;
+	}
+	while ((n = imsg_get(&p->relay.ibuf, &imsg)) > 0) {
+		if (imsg_get_type(&imsg) != IMSG_RELAY_WORKER ||
+		    p->pidfd != -1 ||
+		    imsg_get_data(&imsg, &pid, sizeof(pid)) == -1 ||
+		    (p->pidfd = imsg_get_fd(&imsg)) == -1) {
+			/* The relay may be the worker's by now: stop it. */
+			log_warnx("pod %s: unexpected message from the relay",
+			    p->podid);
+			imsg_free(&imsg);
+			(void)kill(p->relay_pid, SIGKILL);
+			imsgev_clear(&p->relay);
+			return;
+		}
+		imsg_free(&imsg);
+		child_compose(IMSG_SANDBOX_STARTED, p->id, -1, &pid,
+		    sizeof(pid));
+		if (p->pending_sig != 0 &&
+		    pidfd_send_signal(p->pidfd, p->pending_sig, NULL, 0) == -1)
+			log_warn("pidfd_send_signal");
+	}
+	if (n == -1) {
+		(void)kill(p->relay_pid, SIGKILL);
+		imsgev_clear(&p->relay);
+		return;
+	}
+	imsgev_add(&p->relay);
+}
+
+static void
+sandbox_sigchld(int sig, short ev, void *arg)
+{
+	struct pod	*p;
+	pid_t		 pid;
+	int		 status;
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		TAILQ_FOREACH(p, &pods, entry)
+			if (p->relay_pid == pid)
+				break;
+		if (p == NULL)
+			continue;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_debug("pod %s: relay ended abnormally (%#x)",
+			    p->podid, status);
+		pod_gone(p);
+	}
+}
+
+/* The relay is gone: make sure the worker is, remove the pod's files. */
+static void
+pod_gone(struct pod *p)
+{
+	struct pollfd	pfd;
+	char		name[128];
+
+	if (p->pidfd != -1) {
+		(void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		pfd.fd = p->pidfd;
+		pfd.events = POLLIN;
+		/* Readable once it has exited; bounded, it is SIGKILLed. */
+		(void)poll(&pfd, 1, 2000);
+		close(p->pidfd);
+	}
+	pod_shm_name(p->podid, name, sizeof(name));
+	if (unlinkat(shmdirfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("unlink %s/%s", PATH_SHMDIR, name);
+	(void)snprintf(name, sizeof(name), "%s/ctl.sock", p->podid);
+	if (unlinkat(rundirfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("unlink %s/%s", PATH_RUNDIR, name);
+	if (unlinkat(rundirfd, p->podid, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		log_warn("rmdir %s/%s", PATH_RUNDIR, p->podid);
+	slot_free(p->slot);
+	if (p->relay.ev != NULL)
+		imsgev_clear(&p->relay);
+	child_compose(IMSG_SANDBOX_GONE, p->id, -1, NULL, 0);
+	TAILQ_REMOVE(&pods, p, entry);
+	free(p);
+}
+
+/*
+ * Worker uids: byte N of uids.lock, locked with an open file
+ * description lock, is uid WORKER_UID_BASE + N for as long as this
+ * process holds it (across podrunner instances; the kernel drops the
+ * lock if we die).
+ */
+static int
+slot_alloc(unsigned int *slot)
+{
+	struct flock	fl;
+	unsigned int	start = arc4random_uniform(WORKER_UID_COUNT), i, s;
+
+	for (i = 0; i < WORKER_UID_COUNT; i++) {
+		s = (start + i) % WORKER_UID_COUNT;
+		if (slot_used[s])
+			continue;
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = s;
+		fl.l_len = 1;
+		if (fcntl(uidlockfd, F_OFD_SETLK, &fl) == -1)
+			continue;
+		slot_used[s] = 1;
+		*slot = s;
+		return 0;
+	}
+	return -1;
+}
+
+static void
+slot_free(unsigned int s)
+{
+	struct flock	fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = s;
+	fl.l_len = 1;
+	if (fcntl(uidlockfd, F_OFD_SETLK, &fl) == -1)
+		log_warn("unlock uid slot %u", s);
+	slot_used[s] = 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * sandbox/: the namespace spawner (one process, keeps the capabilities
+ * that spawning needs) and the per-pod relay (privileged set-up, then
+ * unprivileged and chrooted before it reads anything from the worker).
+ */
+#ifndef PODRUNNER_SANDBOX_H
+#define PODRUNNER_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct ibuf;
+struct imsg;
+
+#define PODID_LEN	16		/* hex digits */
+#define SPAWN_MAX_ARGS	4096
+#define SPAWN_MAX_STR	(128 * 1024)
+#define SPAWN_IMSG_MAX	(4 * 1024 * 1024)
+#define POD_IMSG_MAX	(256 * 1024)	/* relay <-> parent channel */
+#define POD_OUTPUT_CHUNK (64 * 1024)
+
+#define SPAWN_F_NO_SANDBOX	0x01
+
+/* Fixed fds of a freshly executed relay (after PROC_PARENT_FD = 3). */
+#define RELAY_FD_SANDBOX	3	/* channel to the sandbox process */
+#define RELAY_FD_PARENT		4	/* channel to the parent */
+#define RELAY_FD_POLICYD	5	/* channel to policyd */
+#define RELAY_FD_STDIN		6	/* the worker's stdin */
+
+/* What the parent asks the sandbox to start (IMSG_SANDBOX_SPAWN). */
+struct spawn_spec {
+	char		  podid[PODID_LEN + 1];
+	uint32_t	  worker;	/* enum worker_type */
+	uint32_t	  flags;	/* SPAWN_F_* */
+	uint64_t	  shm_size;
+	uint32_t	  worker_uid;	/* set by the sandbox for the relay */
+	uint32_t	  worker_gid;
+	char		 *entry;	/* absolute path */
+	char		 *cwd;
+	char		 *runtime;	/* interpreter, "" for exec */
+	char		 *runtime_script;	/* "" for exec */
+	char		**args;		/* the script's arguments */
+	size_t		  nargs;
+	char		**env;		/* the scrubbed environment */
+	size_t		  nenv;
+};
+
+struct ibuf	*spawn_spec_build(const struct spawn_spec *);
+int		 spawn_spec_parse(struct imsg *, struct spawn_spec *);
+void		 spawn_spec_free(struct spawn_spec *);
+
+/* Names derived from the pod id, the same in every process. */
+void		 pod_shm_name(const char *, char *, size_t);	/* podrunner.<id> */
+void		 pod_dir_name(const char *, char *, size_t);	/* /run/podrunner/<id> */
+
+__dead void	 sandbox_main(void);
+__dead void	 relay_main(void);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * The spawn description: built by the parent, checked by the sandbox,
+ * read again by the relay.  Every field is bounds-checked and nothing
+ * may be left over.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imsg.h"
+#include "podshm.h"
+#include "privsep.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "util.h"
+
+void
+pod_shm_name(const char *podid, char *buf, size_t len)
+{
+	(void)snprintf(buf, len, "%s%s", SHM_PREFIX, podid);
+}
+
+void
+pod_dir_name(const char *podid, char *buf, size_t len)
+{
+	(void)snprintf(buf, len, "%s/%s", PATH_RUNDIR, podid);
+}
+
+struct ibuf *
+spawn_spec_build(const struct spawn_spec *sp)
+{
+	struct ibuf	*b;
+	size_t		 i;
+	int		 rc = 0;
+
+	if ((b = ibuf_dynamic(1024, SPAWN_IMSG_MAX)) == NULL)
+		return NULL;
+	rc |= ibuf_add_string(b, sp->podid);
+	rc |= ibuf_add_n32(b, sp->worker);
+	rc |= ibuf_add_n32(b, sp->flags);
+	rc |= ibuf_add_n64(b, sp->shm_size);
+	rc |= ibuf_add_n32(b, sp->worker_uid);
+	rc |= ibuf_add_n32(b, sp->worker_gid);
+	rc |= ibuf_add_string(b, sp->entry);
+	rc |= ibuf_add_string(b, sp->cwd);
+	rc |= ibuf_add_string(b, sp->runtime);
+	rc |= ibuf_add_string(b, sp->runtime_script);
+	rc |= ibuf_add_n32(b, (uint32_t)sp->nargs);
+	for (i = 0; i < sp->nargs; i++)
+		rc |= ibuf_add_string(b, sp->args[i]);
+	rc |= ibuf_add_n32(b, (uint32_t)sp->nenv);
+	for (i = 0; i < sp->nenv; i++)
+		rc |= ibuf_add_string(b, sp->env[i]);
+	if (rc != 0) {
+		ibuf_free(b);
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	return b;
+}
+
+static int
+get_strings(struct ibuf *b, char ***out, size_t *n)
+{
+	uint32_t	 cnt, i;
+
+	*out = NULL;
+	*n = 0;
+	if (ibuf_get_n32(b, &cnt) == -1 || cnt > SPAWN_MAX_ARGS)
+		return -1;
+	if (cnt == 0)
+		return 0;
+	*out = xcalloc(cnt, sizeof(char *));
+	for (i = 0; i < cnt; i++) {
+		if (ibuf_get_string(b, &(*out)[i], SPAWN_MAX_STR) == -1)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
+{
+	struct ibuf	 b;
+	char		*podid = NULL;
+	size_t		 i;
+
+	memset(sp, 0, sizeof(*sp));
+	if (imsg_get_ibuf(imsg, &b) == -1)
+		return -1;
+	if (ibuf_get_string(&b, &podid, PODID_LEN) == -1)
+		goto bad;
+	if (strlen(podid) != PODID_LEN)
+		goto bad;
+	for (i = 0; i < PODID_LEN; i++)
+		if (!isxdigit((unsigned char)podid[i]) ||
+		    isupper((unsigned char)podid[i]))
+			goto bad;
+	memcpy(sp->podid, podid, PODID_LEN + 1);
+	free(podid);
+	podid = NULL;
+	if (ibuf_get_n32(&b, &sp->worker) == -1 ||
+	    ibuf_get_n32(&b, &sp->flags) == -1 ||
+	    ibuf_get_n64(&b, &sp->shm_size) == -1 ||
+	    ibuf_get_n32(&b, &sp->worker_uid) == -1 ||
+	    ibuf_get_n32(&b, &sp->worker_gid) == -1 ||
+	    ibuf_get_string(&b, &sp->entry, SPAWN_MAX_STR) == -1 ||
+	    ibuf_get_string(&b, &sp->cwd, SPAWN_MAX_STR) == -1 ||
+	    ibuf_get_string(&b, &sp->runtime, SPAWN_MAX_STR) == -1 ||
+	    ibuf_get_string(&b, &sp->runtime_script, SPAWN_MAX_STR) == -1 ||
+	    get_strings(&b, &sp->args, &sp->nargs) == -1 ||
+	    get_strings(&b, &sp->env, &sp->nenv) == -1)
+		goto bad;
+	if (ibuf_size(&b) != 0)
+		goto bad;
+	if (sp->entry[0] != '/' || sp->cwd[0] != '/' ||
+	    sp->shm_size < PODSHM_MIN_SIZE || sp->shm_size > PODSHM_MAX_SIZE ||
+	    sp->shm_size % 4096 != 0 || (sp->flags & ~SPAWN_F_NO_SANDBOX))
+		goto bad;
+	for (i = 0; i < sp->nenv; i++)
+		if (strchr(sp->env[i], '=') == NULL)
+			goto bad;
+	return 0;
+ bad:
+	free(podid);
+	spawn_spec_free(sp);
+	errno = EBADMSG;
+	return -1;
+}
+
+void
+spawn_spec_free(struct spawn_spec *sp)
+{
+	size_t	i;
+
+	free(sp->entry);
+	free(sp->cwd);
+	free(sp->runtime);
+	free(sp->runtime_script);
+	for (i = 0; i < sp->nargs; i++)
+		free(sp->args[i]);
+	free(sp->args);
+	for (i = 0; i < sp->nenv; i++)
+		free(sp->env[i]);
+	free(sp->env);
+	memset(sp, 0, sizeof(*sp));
+}

@@ -1,0 +1,95 @@
+/*
+ * libpodshm: the podrunner data plane.  One shared-memory segment split
+ * 50/50 into two single-producer single-consumer rings:
+ *
+ *	first half	worker -> supervisor
+ *	second half	supervisor -> worker
+ *
+ * Each half starts with a 192-byte header, then the data area:
+ *
+ *	offset   0  u32 magic "PSHM" (0x4d485350 little endian)
+ *	offset   4  u32 version (1)
+ *	offset   8  u32 capacity: bytes in the data area (half - 192)
+ *	offset  12  u32 reserved (0)
+ *	offset  64  u64 head: bytes ever written (producer stores, release)
+ *	offset 128  u64 tail: bytes ever consumed (consumer stores, release)
+ *	offset 192  data area, capacity bytes, used as a circular byte
+ *		    stream: position p lives at data[p % capacity]
+ *
+ * A frame is [u32 length, little endian][payload]; a frame (length
+ * prefix included) may wrap around the end of the data area.  A frame's
+ * payload is at most capacity - 4 bytes.  All integers little endian.
+ *
+ * Neither side trusts the other: each keeps its own copy of the index
+ * it owns and checks every value it reads from shared memory
+ * (0 <= head - tail <= capacity, length <= what is available).  A
+ * reader copies a frame out before the caller parses it.
+ */
+#ifndef PODSHM_H
+#define PODSHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PODSHM_MAGIC		0x4d485350U	/* "PSHM" */
+#define PODSHM_VERSION		1
+#define PODSHM_HDR_SIZE		192
+#define PODSHM_MIN_SIZE		(2 * 4096)
+#define PODSHM_MAX_SIZE		(1ULL << 30)	/* 1 GiB */
+
+enum podshm_role {
+	PODSHM_WORKER = 0,	/* writes ring 0, reads ring 1 */
+	PODSHM_SUPERVISOR = 1	/* writes ring 1, reads ring 0 */
+};
+
+struct podshm;	/* opaque */
+
+/*
+ * Create a segment (supervisor side): shm_open(name, O_CREAT|O_EXCL),
+ * ftruncate, mmap, initialise both headers.  size must be a multiple of
+ * 4096 within [PODSHM_MIN_SIZE, PODSHM_MAX_SIZE].  NULL and errno on
+ * failure.
+ */
+struct podshm	*podshm_create(const char *name, size_t size, mode_t mode);
+/* The same over an fd the caller created (e.g. openat in /dev/shm). */
+struct podshm	*podshm_create_fd(int fd, size_t size);
+/* Attach to an existing segment; checks magic, version, capacities
+ * against size. */
+struct podshm	*podshm_open(const char *name, size_t size, int role);
+struct podshm	*podshm_open_fd(int fd, size_t size, int role);
+/* Set the role of a created segment (default PODSHM_SUPERVISOR). */
+void		 podshm_set_role(struct podshm *, int role);
+void		 podshm_close(struct podshm *);	/* munmap, free; no unlink */
+
+/* Largest payload one frame can carry. */
+size_t		 podshm_max_frame(const struct podshm *);
+
+/*
+ * Write one frame.  0 on success; -1 and errno:
+ *	EAGAIN	not enough free space now (nothing written)
+ *	EMSGSIZE len > podshm_max_frame()
+ *	EPROTO	the peer corrupted the indices; the ring is dead
+ */
+int		 podshm_send(struct podshm *, const void *buf, size_t len);
+/*
+ * Read one frame into buf.  Returns the payload length; -1 and errno:
+ *	EAGAIN	no complete frame
+ *	ENOBUFS	buf too small (frame left in place; podshm_peek_len tells)
+ *	EPROTO	corrupt length or indices; the ring is dead from now on
+ */
+ssize_t		 podshm_recv(struct podshm *, void *buf, size_t cap);
+/* Length of the next frame, -1 and errno as podshm_recv. */
+ssize_t		 podshm_peek_len(struct podshm *);
+/* Bytes readable / writable right now in this side's rings. */
+size_t		 podshm_readable(struct podshm *);
+size_t		 podshm_writable(struct podshm *);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
