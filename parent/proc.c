@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auditd.h"
@@ -30,6 +31,7 @@
 static int	proc_dispatch_simple(struct proc *, struct imsg *);
 static void	proc_imsg_handler(int, short, void *);
 static void	proc_reap(void);
+static void	proc_child_died(struct proc *);
 static void	proc_check_done(void);
 static void	proc_shutdown_timeout(int, short, void *);
 
@@ -344,11 +346,10 @@ proc_imsg_handler(int fd, short events, void *arg)
 
 	(void)fd;
 	if ((n = imsgev_handle_io(&p->iev, events)) == 0) {
-		/* EOF: the child is gone (or going); SIGCHLD tells why. */
+		/* EOF: the child is gone or going. */
 		imsgev_clear(&p->iev);
 		if (!parent_env.shutting_down)
-			proc_fail("%s process closed its channel unexpectedly",
-			    p->title);
+			proc_child_died(p);
 		return;
 	}
 	if (n == -1) {
@@ -377,6 +378,32 @@ proc_imsg_handler(int fd, short events, void *arg)
 			return;
 	}
 	imsgev_add(&p->iev);
+}
+
+static const char *status_str(int, char *, size_t);
+
+/*
+ * A child closed its channel: it is exiting.  Its fds close before it
+ * becomes a zombie, so give the kernel a moment to say how it ended.
+ */
+static void
+proc_child_died(struct proc *p)
+{
+	struct timespec	 ts = { 0, 2 * 1000 * 1000 };
+	char		 buf[128];
+	int		 status, i;
+
+	for (i = 0; i < 100 && p->alive; i++) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->alive = 0;
+			proc_fail("%s process died unexpectedly (%s)",
+			    p->title, status_str(status, buf, sizeof(buf)));
+			return;
+		}
+		(void)nanosleep(&ts, NULL);
+	}
+	proc_fail("%s process died unexpectedly (closed its channel)",
+	    p->title);
 }
 
 static const char *

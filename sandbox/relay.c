@@ -452,6 +452,10 @@ ctl_request(const unsigned char *msg, size_t len)
 	}
 	memcpy(target, msg + 5, tlen);
 	target[tlen] = '\0';
+	if (r.policyd.ev == NULL) {
+		send_ctl(0, id);	/* no policyd: fail closed */
+		return;
+	}
 	memset(&req, 0, sizeof(req));
 	req.reqid = id;
 	req.kind = (uint8_t)req_kind[msg[0]];
@@ -678,8 +682,13 @@ relay_policyd_handler(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)arg;
-	if ((n = imsgev_handle_io(&r.policyd, events)) <= 0)
-		fatalx("policyd channel closed");
+	if ((n = imsgev_handle_io(&r.policyd, events)) <= 0) {
+		/* The parent fails closed when policyd dies; until then
+		 * every request is denied (ctl_request). */
+		log_warnx("policyd channel closed");
+		imsgev_clear(&r.policyd);
+		return;
+	}
 	while ((n = imsg_get(&r.policyd.ibuf, &imsg)) > 0) {
 		if (imsg_get_type(&imsg) != IMSG_POLICY_DECISION ||
 		    imsg_get_ibuf(&imsg, &b) == -1 ||

@@ -20,7 +20,7 @@ def test_help():
     assert r.status == 0, r.describe()
     out = r.out
     assert "usage" in out.lower(), r.describe()
-    for word in ("run", "init-policy", "--allow-net", "--shm-size",
+    for word in ("run", "init-policy", "--allow-", "--deny-", "--shm-size",
                  "--timeout", "--worker"):
         assert word in out, f"{word} not in --help\n{r.describe()}"
     # The exit statuses are documented in --help (issue 2).
