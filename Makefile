@@ -69,12 +69,13 @@ PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
 UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm
 
-.PHONY: all clean deps check check-unit check-integration install lint
+.PHONY: all clean deps check check-unit check-integration install lint FORCE
 
 all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc
 
-podrunner: $(B)/podrunner
-	ln -sf $< $@
+# ./podrunner follows the last build (plain or SANITIZE=1).
+podrunner: $(B)/podrunner FORCE
+	@ln -sfn $< $@
 
 $(B)/podrunner: $(PODRUNNER_OBJS) $(COMMON_OBJS) $(IMSG_OBJS) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

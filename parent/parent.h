@@ -46,6 +46,7 @@ extern struct proc	 procs[PROC_MAX];
 
 /* proc.c */
 struct proc	*proc_by_name(const char *);
+char		**proc_child_env(void);
 __dead void	 proc_child_main(int, char **);
 void		 proc_start_all(void);
 void		 proc_configure_all(void);

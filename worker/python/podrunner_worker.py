@@ -621,6 +621,12 @@ def main(args):
     global _worker
 
     libpath = os.environ.pop("PODSHM_LIB", None)
+    # PEP 538: with no locale given, CPython coerces the C locale and
+    # exports LC_CTYPE=C.UTF-8 itself.  The script should see the
+    # environment the supervisor gave, not the interpreter's addition.
+    if (os.environ.get("LC_CTYPE") == "C.UTF-8" and
+            "LC_ALL" not in os.environ and "LANG" not in os.environ):
+        del os.environ["LC_CTYPE"]
     if len(args) != 3:
         _die("usage: podrunner_worker.py socket_path shm_name shm_size")
     sock_path, shm_name, size_arg = args
