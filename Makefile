@@ -110,7 +110,7 @@ $(B)/regress/unit/test_imsg: $(call obj,regress/unit/test_imsg.c) $(IMSG_OBJS) $
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_util: $(call obj,regress/unit/test_util.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
-$(B)/regress/unit/test_cli: $(call obj,regress/unit/test_cli.c) $(call obj,parent/cli.c common/perm.c) $(LOGUTIL_OBJS)
+$(B)/regress/unit/test_cli: $(call obj,regress/unit/test_cli.c) $(call obj,parent/cli.c common/perm.c common/proto.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
