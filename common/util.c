@@ -79,7 +79,7 @@ split_number(const char *s, uint64_t *num, char *u, size_t ulen,
     const char **errstr)
 {
 	const char	*p = s;
-	uint64_t	 v = 0;
+	uint64_t	 v = 0, d;
 	size_t		 i;
 
 	if (s == NULL || *s == '\0') {
@@ -91,11 +91,12 @@ split_number(const char *s, uint64_t *num, char *u, size_t ulen,
 		return -1;
 	}
 	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10) {
+		d = (uint64_t)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10) {
 			*errstr = "too large";
 			return -1;
 		}
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	for (i = 0; p[i] != '\0'; i++) {
 		if (i + 1 >= ulen || !isalpha((unsigned char)p[i])) {

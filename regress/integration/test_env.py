@@ -120,7 +120,7 @@ ENV_CASES = [
              present=["FOO", "FOOBAR"], absent=["FOO_A", "FOO_B"],
              exact=["FOO", "FOOBAR"]),
     env_case("allow-all-flag", ["--allow-all"], present=["FOO", "SECRET"],
-             absent=["POD_X", "POD_SECRET", "PODSHM_LIB"]),
+             path_is_host=True, absent=["POD_X", "POD_SECRET", "PODSHM_LIB"]),
 ]
 
 
