@@ -206,10 +206,22 @@ check_entry(struct run_config *rc)
 }
 
 /*
- * The worker runtimes: next to the binary in a build tree
- * (build/podrunner -> worker/python, build/lib), else the installed
- * LIBEXECDIR and LIBDIR.
+ * The worker runtimes, looked up relative to the binary so that a tree
+ * works wherever it is: a build tree (build/podrunner next to worker/
+ * and build/lib), an installed tree (bin/podrunner next to
+ * libexec/podrunner and lib), else the configured LIBEXECDIR and LIBDIR.
  */
+static int
+runtime_at(const char *script_fmt, const char *lib_fmt, const char *base)
+{
+	(void)snprintf(parent_env.runtime_script,
+	    sizeof(parent_env.runtime_script), script_fmt, base);
+	(void)snprintf(parent_env.podshm_lib, sizeof(parent_env.podshm_lib),
+	    lib_fmt, base);
+	return access(parent_env.runtime_script, R_OK) == 0 &&
+	    access(parent_env.podshm_lib, R_OK) == 0;
+}
+
 static void
 find_runtime(struct run_config *rc)
 {
@@ -218,35 +230,22 @@ find_runtime(struct run_config *rc)
 
 	(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
 	    "/usr/bin/python3");
-	(void)snprintf(parent_env.runtime_script,
-	    sizeof(parent_env.runtime_script), "%s/python/podrunner_worker.py",
-	    LIBEXECDIR);
-	(void)snprintf(parent_env.podshm_lib, sizeof(parent_env.podshm_lib),
-	    "%s/libpodshm.so.1", LIBDIR);
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
-		if ((slash = strrchr(exe, '/')) != NULL) {
+		/* Two levels up: the tree above build/ or bin/. */
+		if ((slash = strrchr(exe, '/')) != NULL)
 			*slash = '\0';
-			if ((slash = strrchr(exe, '/')) != NULL)
-				*slash = '\0';	/* the tree above build/ */
-			(void)snprintf(parent_env.runtime_script,
-			    sizeof(parent_env.runtime_script),
-			    "%s/worker/python/podrunner_worker.py", exe);
-			(void)snprintf(parent_env.podshm_lib,
-			    sizeof(parent_env.podshm_lib),
-			    "%s/build/lib/libpodshm.so.1", exe);
-			if (access(parent_env.runtime_script, R_OK) == -1 ||
-			    access(parent_env.podshm_lib, R_OK) == -1) {
-				(void)snprintf(parent_env.runtime_script,
-				    sizeof(parent_env.runtime_script),
-				    "%s/python/podrunner_worker.py",
-				    LIBEXECDIR);
-				(void)snprintf(parent_env.podshm_lib,
-				    sizeof(parent_env.podshm_lib),
-				    "%s/libpodshm.so.1", LIBDIR);
-			}
-		}
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		if (runtime_at("%s/worker/python/podrunner_worker.py",
+		    "%s/build/lib/libpodshm.so.1", exe) ||
+		    runtime_at("%s/libexec/podrunner/python/podrunner_worker.py",
+		    "%s/lib/libpodshm.so.1", exe))
+			goto found;
 	}
+	(void)runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.py",
+	    "%s" LIBDIR "/libpodshm.so.1", "");
+ found:
 	if (rc->worker != WORKER_PYTHON) {
 		parent_env.runtime[0] = '\0';
 		parent_env.runtime_script[0] = '\0';
