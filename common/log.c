@@ -42,6 +42,12 @@ log_setverbose(int v)
 }
 
 int
+log_getdebug(void)
+{
+	return log_debug_mode;
+}
+
+int
 log_getverbose(void)
 {
 	return log_verbose;

@@ -16,6 +16,7 @@ void	log_init(int debug, int facility);
 void	log_procinit(const char *title);
 void	log_setverbose(int verbose);
 int	log_getverbose(void);
+int	log_getdebug(void);
 void	log_warn(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((__format__(printf, 1, 2)));

@@ -51,6 +51,7 @@ enum imsg_type {
 
 	/* IMSG_RELAY_*: relay -> sandbox, before the relay drops. */
 	IMSG_RELAY_WORKER,	/* fd: pidfd of the worker; u32 pid */
+	IMSG_RELAY_ATTACHED,	/* worker connected and mapped: unlink names */
 
 	/* IMSG_POD_*: relay -> parent (the per-pod channel). */
 	IMSG_POD_READY,		/* worker said READY */
@@ -130,6 +131,7 @@ enum spawn_fd {
 	SPAWN_FD_STDIN = 0,	/* the worker's stdin */
 	SPAWN_FD_PARENT,	/* relay <-> parent channel */
 	SPAWN_FD_POLICYD,	/* relay <-> policyd channel */
+	SPAWN_FD_LIFELINE,	/* read end of the parent's lifeline pipe */
 	SPAWN_FD_MAX
 };
 

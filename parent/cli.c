@@ -90,7 +90,8 @@ cli_usage(FILE *f)
 "  --policy FILE        policy document (JSON); or POD_POLICY_JSON (base64)\n"
 "  --shm-size SIZE      data-plane segment, e.g. 64k, 10mb, 1gb (default 1mb)\n"
 "  --worker TYPE        python, bun or exec (default: from the entry's\n"
-"                       extension: .py python, .ts/.js/.mjs bun, else exec)\n"
+"                       extension: .py python; .ts .tsx .mts .cts .js .jsx\n"
+"                       .mjs .cjs bun; anything else exec)\n"
 "  --timeout DURATION   kill the worker after e.g. 30s, 500ms, 2m\n"
 "  --no-sandbox         no kernel isolation (development only)\n"
 "  --debug-ui           the debug web interface\n"
@@ -215,7 +216,7 @@ int
 cli_parse(int argc, char **argv, struct run_config *rc, char *err,
     size_t errlen)
 {
-	const char	*why;
+	const char	*why, *runonly = NULL;
 	char		 what[64];
 	int		 ch, kind, longidx;
 
@@ -267,6 +268,10 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 				return -1;
 			continue;
 		}
+		if (ch != OPT_ALLOW_ALL && ch != OPT_HELP && ch != OPT_VERSION &&
+		    ch != 'h' && ch != 'V' && ch != '?' && ch != ':' &&
+		    runonly == NULL)
+			runonly = argv[optind - 1];
 		switch (ch) {
 		case OPT_ALLOW_ALL:
 			rc->allow_all = 1;
@@ -349,6 +354,11 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 	argv += optind;
 
 	if (rc->cmd == CMD_INIT_POLICY) {
+		if (runonly != NULL) {
+			(void)snprintf(err, errlen, "init-policy: %s is an "
+			    "option of run", runonly);
+			return -1;
+		}
 		if (argc > 0) {
 			(void)snprintf(err, errlen, "init-policy: unexpected "
 			    "argument \"%s\"", argv[0]);

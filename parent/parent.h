@@ -36,6 +36,7 @@ struct parent {
 	char			 runtime_script[4096];
 	char			 podshm_lib[4096];
 	int			 policy_fd;
+	int			 lifeline[2];	/* [1] held until exit */
 	int			 started;	/* CTL_START sent */
 	int			 shutting_down;
 	int			 exit_code;	/* -1: not decided */

@@ -64,9 +64,8 @@ env_allowed(const char *name, size_t nlen)
 	/* Never: the policy itself, the runtime's own variable. */
 	if (strncmp(n, "POD_", 4) == 0 || strcmp(n, "PODSHM_LIB") == 0)
 		return 0;
-	if (rc->allow_all)
-		return 1;
-	/* The highest layer that names the variable decides. */
+	/* The highest layer that names the variable decides; a deny in
+	 * it beats an allow, --allow-all included. */
 	for (layer = LAYER_FLAG; layer < LAYER_POLICY; layer++) {
 		al = &rc->layer[layer].allow[PERM_ENV];
 		dl = &rc->layer[layer].deny[PERM_ENV];
@@ -76,7 +75,7 @@ env_allowed(const char *name, size_t nlen)
 		for (i = 0; i < dl->n; i++)
 			if (env_pattern_match(dl->v[i], n))
 				return 0;
-		if (al->all)
+		if (al->all || (layer == LAYER_FLAG && rc->allow_all))
 			return 1;
 		for (i = 0; i < al->n; i++)
 			if (env_pattern_match(al->v[i], n))
@@ -147,6 +146,11 @@ pod_start(void)
 	    sizeof(which));
 	which = SPAWN_FD_POLICYD;
 	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_FD, 0, pr[1], &which,
+	    sizeof(which));
+	which = SPAWN_FD_LIFELINE;
+	if ((in = fcntl(parent_env.lifeline[0], F_DUPFD_CLOEXEC, 3)) == -1)
+		fatal("dup lifeline");
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_FD, 0, in, &which,
 	    sizeof(which));
 
 	memset(&sp, 0, sizeof(sp));

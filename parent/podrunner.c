@@ -96,6 +96,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "podrunner: warning: the kernel sandbox is not "
 		    "built yet; the worker runs without namespaces, landlock "
 		    "or its seccomp profile\n");
+	if (rc.policy_path != NULL || rc.policy_b64 != NULL)
+		fprintf(stderr, "podrunner: warning: the policy document is "
+		    "checked but its rules are not applied yet (the policy "
+		    "engine is a later release)\n");
 	if (rc.debug_ui)
 		fprintf(stderr, "podrunner: warning: --debug-ui: the debug "
 		    "interface is not built yet; flag ignored\n");
@@ -131,6 +135,9 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(rnd); i++)
 		(void)snprintf(parent_env.podid + 2 * i, 3, "%02x", rnd[i]);
 
+	/* Pod init ends the pod when the write end, held here, closes. */
+	if (pipe2(parent_env.lifeline, O_CLOEXEC) == -1)
+		fatal("pipe2");
 	/* Orphans of the pod come to us, so nothing outlives podrunner. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		fatal("prctl PR_SET_CHILD_SUBREAPER");

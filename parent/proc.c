@@ -286,7 +286,8 @@ proc_configure_all(void)
 	proc_send_perms(PROC_POLICYD);
 	if (parent_env.policy_fd != -1) {
 		proc_compose(PROC_POLICYD, IMSG_CFG_POLICY_FD, 0,
-		    parent_env.policy_fd, NULL, 0);
+		    parent_env.policy_fd, parent_env.rc->policy_path,
+		    strlen(parent_env.rc->policy_path));
 		parent_env.policy_fd = -1;
 	}
 	if (parent_env.rc->policy_b64 != NULL)

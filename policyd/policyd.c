@@ -232,8 +232,8 @@ policyd_config_done(char *err, size_t errlen)
 		return -1;
 	}
 	if (policy_name != NULL)
-		log_warnx("%s: valid JSON; its rules are not applied yet "
-		    "(the policy engine is a later release)", policy_name);
+		log_info("%s: valid JSON; its rules are not applied yet",
+		    policy_name);
 	return 0;
 }
 

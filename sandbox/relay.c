@@ -7,7 +7,8 @@
  * relays: output to the parent, decision requests to policyd and
  * answers back, ring frames (checked) to the parent as events.
  *
- * fds on entry: 3 sandbox, 4 parent, 5 policyd, 6 the worker's stdin.
+ * fds on entry: 3 sandbox, 4 parent, 5 policyd, 6 the worker's stdin,
+ * 7 the lifeline (for pod init).
  */
 #include <sys/pidfd.h>
 #include <sys/socket.h>
@@ -231,38 +232,15 @@ step_entry(void)
 	return 0;
 }
 
-static void
-worker_exec(int errfd, int outfd, int errpipe)
+static int
+step_spawn_worker(void)
 {
+	struct podinit	 pi;
 	char		*argv[SPAWN_MAX_ARGS + 8], size[32];
-	sigset_t	 set;
+	int		 out[2], err[2], ep[2], e;
 	size_t		 i, argc = 0;
-	int		 e, sig;
-
-	/* Signals as a fresh process expects them. */
-	for (sig = 1; sig < NSIG; sig++)
-		(void)signal(sig, SIG_DFL);
-	sigemptyset(&set);
-	(void)sigprocmask(SIG_SETMASK, &set, NULL);
-
-	if (dup2(RELAY_FD_STDIN, STDIN_FILENO) == -1 ||
-	    dup2(outfd, STDOUT_FILENO) == -1 ||
-	    dup2(errfd, STDERR_FILENO) == -1 ||
-	    dup2(errpipe, 3) == -1 || fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
-		goto fail;
-	/* Nothing of the relay's leaks into the worker. */
-	(void)close_range(4, ~0U, 0);
-	if (chdir(r.sp.cwd) == -1 && chdir("/") == -1)
-		goto fail;
-	if (setsid() == -1 ||
-	    setgroups(0, NULL) == -1 ||
-	    setresgid(r.sp.worker_gid, r.sp.worker_gid, r.sp.worker_gid) == -1 ||
-	    setresuid(r.sp.worker_uid, r.sp.worker_uid, r.sp.worker_uid) == -1)
-		goto fail;
-	/* After the credential change, which resets it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		goto fail;
+	ssize_t		 n;
+	pid_t		 pid;
 
 	if (r.protocol) {
 		(void)snprintf(size, sizeof(size), "%llu",
@@ -280,34 +258,33 @@ worker_exec(int errfd, int outfd, int errpipe)
 	argv[argc] = NULL;
 	r.sp.env = xreallocarray(r.sp.env, r.sp.nenv + 1, sizeof(char *));
 	r.sp.env[r.sp.nenv] = NULL;
-	execve(argv[0], argv, r.sp.env);
- fail:
-	e = errno;
-	(void)!write(3, &e, sizeof(e));
-	_exit(127);
-}
-
-static int
-step_spawn_worker(void)
-{
-	int	 out[2], err[2], ep[2], e;
-	ssize_t	 n;
-	pid_t	 pid;
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
 	    pipe2(ep, O_CLOEXEC) == -1)
 		return setup_fail(EXIT_PODRUNNER, "pipes: %s", strerror(errno));
+	memset(&pi, 0, sizeof(pi));
+	pi.uid = r.sp.worker_uid;
+	pi.gid = r.sp.worker_gid;
+	pi.cwd = r.sp.cwd;
+	pi.argv = argv;
+	pi.env = r.sp.env;
+	pi.stdin_fd = RELAY_FD_STDIN;
+	pi.stdout_fd = out[1];
+	pi.stderr_fd = err[1];
+	pi.errpipe = ep[1];
+	pi.lifeline = RELAY_FD_LIFELINE;
 	switch (pid = fork()) {
 	case -1:
 		return setup_fail(EXIT_PODRUNNER, "fork: %s", strerror(errno));
 	case 0:
-		worker_exec(err[1], out[1], ep[1]);
+		podinit_run(&pi);
 	}
 	r.worker = pid;
 	close(out[1]);
 	close(err[1]);
 	close(ep[1]);
 	close(RELAY_FD_STDIN);
+	close(RELAY_FD_LIFELINE);
 	r.out_fd[STDOUT_FILENO] = out[0];
 	r.out_fd[STDERR_FILENO] = err[0];
 	(void)fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -322,7 +299,7 @@ step_spawn_worker(void)
 		return setup_fail(e == ENOENT ? EXIT_NOTFOUND :
 		    (e == EACCES || e == ENOEXEC || e == EPERM) ? EXIT_NOEXEC :
 		    EXIT_PODRUNNER, "cannot start the worker (%s): %s",
-		    r.protocol ? r.sp.runtime : r.sp.entry, strerror(e));
+		    argv[0], strerror(e));
 	}
 	return 0;
 }
@@ -501,6 +478,9 @@ ctl_read(int fd, short ev, void *arg)
 		}
 		r.ready = 1;
 		imsgev_compose(&r.parent, IMSG_POD_READY, 0, 0, -1, NULL, 0);
+		/* It has mapped the segment: the names can go. */
+		imsgev_compose(&r.sandbox, IMSG_RELAY_ATTACHED, 0, 0, -1, NULL,
+		    0);
 		if (podshm_send(r.shm, r.run_frame, strlen(r.run_frame)) == -1) {
 			relay_cut_off("cannot queue the entry: %s",
 			    strerror(errno));
@@ -791,9 +771,9 @@ relay_main(void)
 		fatalx("evsignal");
 
 	/* The checklist, in order; the first failure names its step. */
-	if (step_pod_dir() == -1 ||
-	    (r.protocol && (step_control_socket() == -1 ||
-	    step_shared_memory() == -1 || step_entry() == -1)) ||
+	if ((r.protocol && (step_pod_dir() == -1 ||
+	    step_control_socket() == -1 || step_shared_memory() == -1 ||
+	    step_entry() == -1)) ||
 	    step_spawn_worker() == -1 ||
 	    step_report_worker() == -1) {
 		if (r.worker > 0)

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 
 #include <cap-ng.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -45,12 +47,14 @@ static void	sandbox_spawn(struct imsg *);
 static void	sandbox_relay_handler(int, short, void *);
 static void	sandbox_sigchld(int, short, void *);
 static void	pod_gone(struct pod *);
+static void	pod_unlink(const char *);
+static void	gc_stale_pods(void);
 static int	slot_alloc(unsigned int *);
 static void	slot_free(unsigned int);
 
 static struct child	 sandbox_child;
 static TAILQ_HEAD(, pod) pods = TAILQ_HEAD_INITIALIZER(pods);
-static int		 spawn_fds[SPAWN_FD_MAX] = { -1, -1, -1 };
+static int		 spawn_fds[SPAWN_FD_MAX] = { -1, -1, -1, -1 };
 static int		 rootfd = -1, rundirfd = -1, shmdirfd = -1, uidlockfd = -1;
 static unsigned char	 slot_used[WORKER_UID_COUNT];
 
@@ -93,6 +97,7 @@ sandbox_main(void)
 	    NULL)) == NULL || evsignal_add(ev, NULL) == -1)
 		fatalx("evsignal");
 
+	gc_stale_pods();
 	priv_confine("sandbox", NULL, sandbox_caps,
 	    sizeof(sandbox_caps) / sizeof(sandbox_caps[0]));
 	priv_seccomp_spawner();
@@ -189,7 +194,7 @@ sandbox_spawn(struct imsg *imsg)
 	struct pod		*p;
 	struct ibuf		*b;
 	char			*argv[8];
-	int			 sv[2], hi[4], i, argc = 0;
+	int			 sv[2], hi[5], i, argc = 0;
 	pid_t			 pid;
 
 	if (spawn_spec_parse(imsg, &sp) == -1)
@@ -217,8 +222,10 @@ sandbox_spawn(struct imsg *imsg)
 	argv[argc++] = "podrunner";
 	argv[argc++] = "-P";
 	argv[argc++] = "relay";
-	if (log_getverbose() > 0)
+	if (log_getdebug())
 		argv[argc++] = "-d";
+	if (log_getverbose() > 1)
+		argv[argc++] = "-v";
 	argv[argc] = NULL;
 
 	switch (pid = fork()) {
@@ -234,7 +241,8 @@ sandbox_spawn(struct imsg *imsg)
 		hi[1] = fcntl(spawn_fds[SPAWN_FD_PARENT], F_DUPFD_CLOEXEC, 16);
 		hi[2] = fcntl(spawn_fds[SPAWN_FD_POLICYD], F_DUPFD_CLOEXEC, 16);
 		hi[3] = fcntl(spawn_fds[SPAWN_FD_STDIN], F_DUPFD_CLOEXEC, 16);
-		for (i = 0; i < 4; i++)
+		hi[4] = fcntl(spawn_fds[SPAWN_FD_LIFELINE], F_DUPFD_CLOEXEC, 16);
+		for (i = 0; i < 5; i++)
 			if (hi[i] == -1 || fd_place(hi[i], RELAY_FD_SANDBOX + i)
 			    == -1)
 				_exit(EXIT_PODRUNNER);
@@ -280,6 +288,12 @@ sandbox_relay_handler(int fd, short events, void *arg)
 		return;
 	}
 	while ((n = imsg_get(&p->relay.ibuf, &imsg)) > 0) {
+		if (imsg_get_type(&imsg) == IMSG_RELAY_ATTACHED &&
+		    imsg_get_len(&imsg) == 0 && p->pidfd != -1) {
+			pod_unlink(p->podid);
+			imsg_free(&imsg);
+			continue;
+		}
 		if (imsg_get_type(&imsg) != IMSG_RELAY_WORKER ||
 		    p->pidfd != -1 ||
 		    imsg_get_data(&imsg, &pid, sizeof(pid)) == -1 ||
@@ -330,12 +344,105 @@ sandbox_sigchld(int sig, short ev, void *arg)
 	}
 }
 
+/* Remove a pod's names: its segment, its socket and their directory. */
+static void
+pod_unlink(const char *podid)
+{
+	char	name[128];
+
+	pod_shm_name(podid, name, sizeof(name));
+	if (unlinkat(shmdirfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("unlink %s/%s", PATH_SHMDIR, name);
+	(void)snprintf(name, sizeof(name), "%s/ctl.sock", podid);
+	if (unlinkat(rundirfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("unlink %s/%s", PATH_RUNDIR, name);
+	if (unlinkat(rundirfd, podid, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		log_warn("rmdir %s/%s", PATH_RUNDIR, podid);
+}
+
+/*
+ * Pods of a podrunner that was killed outright (SIGKILL of the whole
+ * tree) leave their names behind.  A pod directory belongs to uid
+ * WORKER_UID_BASE + slot; if nobody holds that slot's lock, the pod is
+ * dead and its names go.
+ */
+/* Is the uid slot of this owner held by a running pod? */
+static int
+slot_held(uid_t owner)
+{
+	struct flock	fl;
+
+	if (owner < WORKER_UID_BASE ||
+	    owner >= WORKER_UID_BASE + WORKER_UID_COUNT)
+		return 1;	/* not a pod's: leave it alone */
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = owner - WORKER_UID_BASE;
+	fl.l_len = 1;
+	if (fcntl(uidlockfd, F_OFD_GETLK, &fl) == -1)
+		return 1;
+	return fl.l_type != F_UNLCK;
+}
+
+static int
+is_podid(const char *s)
+{
+	size_t	i;
+
+	if (strlen(s) != PODID_LEN)
+		return 0;
+	for (i = 0; i < PODID_LEN; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Pods of a podrunner that was killed outright (SIGKILL of the whole
+ * tree before the worker attached) leave names behind.  A pod's names
+ * belong to uid WORKER_UID_BASE + slot; if nobody holds that slot's
+ * lock, the pod is dead and its names go.
+ */
+static void
+gc_stale_pods(void)
+{
+	const int	 dirs[2] = { rundirfd, shmdirfd };
+	const char	*id;
+	struct dirent	*de;
+	struct stat	 sb;
+	DIR		*d;
+	int		 i, fd;
+
+	for (i = 0; i < 2; i++) {
+		if ((fd = openat(dirs[i], ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+			log_warn("gc");
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			id = de->d_name;
+			if (i == 1) {
+				if (strncmp(id, SHM_PREFIX,
+				    strlen(SHM_PREFIX)) != 0)
+					continue;
+				id += strlen(SHM_PREFIX);
+			}
+			if (!is_podid(id) || fstatat(dirs[i], de->d_name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == -1 || slot_held(sb.st_uid))
+				continue;
+			log_info("removing the names of dead pod %s", id);
+			pod_unlink(id);
+		}
+		closedir(d);
+	}
+}
+
 /* The relay is gone: make sure the worker is, remove the pod's files. */
 static void
 pod_gone(struct pod *p)
 {
 	struct pollfd	pfd;
-	char		name[128];
 
 	if (p->pidfd != -1) {
 		(void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
@@ -345,14 +452,7 @@ pod_gone(struct pod *p)
 		(void)poll(&pfd, 1, 2000);
 		close(p->pidfd);
 	}
-	pod_shm_name(p->podid, name, sizeof(name));
-	if (unlinkat(shmdirfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("unlink %s/%s", PATH_SHMDIR, name);
-	(void)snprintf(name, sizeof(name), "%s/ctl.sock", p->podid);
-	if (unlinkat(rundirfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("unlink %s/%s", PATH_RUNDIR, name);
-	if (unlinkat(rundirfd, p->podid, AT_REMOVEDIR) == -1 && errno != ENOENT)
-		log_warn("rmdir %s/%s", PATH_RUNDIR, p->podid);
+	pod_unlink(p->podid);
 	slot_free(p->slot);
 	if (p->relay.ev != NULL)
 		imsgev_clear(&p->relay);

@@ -6,6 +6,8 @@
 #ifndef PODRUNNER_SANDBOX_H
 #define PODRUNNER_SANDBOX_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +30,7 @@ struct imsg;
 #define RELAY_FD_PARENT		4	/* channel to the parent */
 #define RELAY_FD_POLICYD	5	/* channel to policyd */
 #define RELAY_FD_STDIN		6	/* the worker's stdin */
+#define RELAY_FD_LIFELINE	7	/* read end: EOF when podrunner is gone */
 
 /* What the parent asks the sandbox to start (IMSG_SANDBOX_SPAWN). */
 struct spawn_spec {
@@ -54,6 +57,20 @@ void		 spawn_spec_free(struct spawn_spec *);
 /* Names derived from the pod id, the same in every process. */
 void		 pod_shm_name(const char *, char *, size_t);	/* podrunner.<id> */
 void		 pod_dir_name(const char *, char *, size_t);	/* /run/podrunner/<id> */
+
+/* pod init (podinit.c): the worker's parent, as the pod's uid. */
+struct podinit {
+	uid_t		  uid;
+	gid_t		  gid;
+	const char	 *cwd;
+	char		**argv;
+	char		**env;
+	int		  stdin_fd, stdout_fd, stderr_fd;
+	int		  errpipe;	/* write end: exec errno */
+	int		  lifeline;	/* read end */
+};
+
+__dead void	 podinit_run(const struct podinit *);
 
 __dead void	 sandbox_main(void);
 __dead void	 relay_main(void);

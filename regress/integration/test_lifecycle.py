@@ -6,12 +6,19 @@ check the very worker they saw as well).
 """
 
 import os
+import shutil
 import signal
 
 import pytest
 
-from conftest import (EXIT_FAILURE, Pod, assert_clean, podrunner, proc_alive,
-                      proc_stat, write_script)
+import conftest
+from conftest import (EXIT_FAILURE, RUN_DIR, SHM_DIR, Pod, assert_clean,
+                      leftovers, podrunner, proc_alive, proc_cmdline,
+                      proc_stat, remove_leftovers, write_script)
+
+
+def _current_baseline():
+    return conftest._baseline
 
 BLOCK = ('import sys\nprint("ready", flush=True)\nsys.stdin.read()\n'
          'print("done")\n')
@@ -153,3 +160,40 @@ def test_many_runs_leave_nothing():
             f"run {i}:\n{r.describe()}"
         if i % 20 == 19 or i == RUNS - 1:
             assert_clean(what=f"after run {i}")
+
+
+# --- the parent itself is killed -------------------------------------------------------
+
+def test_parent_sigkilled_takes_everything_with_it():
+    """
+    SIGKILL to podrunner itself (nothing can clean up): every child dies
+    with its parent (PR_SET_PDEATHSIG, DESIGN.md) and the worker must
+    not run on unsupervised.  Fails if a daemon or the worker survives.
+    The pod's shm segment and control directory cannot be removed by a
+    dead parent; this test removes them itself (after noting them) so
+    that only processes are judged here.
+    """
+    path = write_script('import time\nprint("ready", flush=True)\n'
+                        'while True:\n    time.sleep(1)\n')
+    with Pod(path) as pod:
+        pod.wait_output(b"ready\n")
+        tree = {pid: _identity(pid) for pid in pod.tree()}
+        worker = _identity(pod.worker())
+        podid = proc_cmdline(worker[0])[-2].lstrip("/")[len("podrunner."):]
+        os.kill(pod.pid, signal.SIGKILL)
+        pod.wait()
+        lines, items = leftovers(_current_baseline())
+        survivors = [l for l in lines if l.startswith("proc:")]
+        remove_leftovers(items)
+        seen = set(tree.values())
+        for kind, key, _ in items:
+            # Only processes we saw in this pod's tree.
+            if kind == "proc" and key in seen and proc_alive(*key):
+                os.kill(key[0], signal.SIGKILL)
+        seg = SHM_DIR / f"podrunner.{podid}"
+        if seg.exists():
+            seg.unlink()
+        shutil.rmtree(RUN_DIR / podid, ignore_errors=True)
+        assert not survivors, \
+            "survived podrunner's SIGKILL:\n  " + "\n  ".join(survivors)
+        assert not [p for p, ident in tree.items() if proc_alive(*ident)]

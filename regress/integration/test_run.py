@@ -144,7 +144,6 @@ def test_stdin_interactive(script_dir):
 MIB10 = 10 << 20
 GEN = ("import hashlib, sys\n"
        "out = getattr(sys, sys.argv[1]).buffer\n"
-       "n = 0\n"
        "for i in range(%d):\n"
        "    out.write(hashlib.sha256(b'%%d' %% i).digest() * 64)\n" % (
            MIB10 // (32 * 64)))

@@ -68,6 +68,8 @@ static const struct cli_case cases[] = {
 	{ { "podrunner", "run", "--allow-sys=kernel", "x.py" }, 0,
 	    "unknown system API" },
 	{ { "podrunner", "init-policy", "extra" }, 0, "unexpected argument" },
+	{ { "podrunner", "init-policy", "--timeout=3s" }, 0, "option of run" },
+	{ { "podrunner", "init-policy", "-d" }, 0, "option of run" },
 };
 
 static void

@@ -96,8 +96,8 @@ worker -> supervisor:
 supervisor -> worker, always exactly 5 bytes:
 
     [u8 decision][u32 req_id LE]    the answer to a request;
-                                    decision 0 deny, 1 allow, 2 warn
-                                    (allowed, but logged)
+                                    decision 0 deny, 1 allow (podrunner also
+                                    answers 1 for warn; 2 is reserved)
     [u8 0x10][u32 0]                DATA: frames are waiting in the
                                     supervisor->worker ring
     [u8 0x11][u32 0]                STOP: exit now

@@ -1,0 +1,168 @@
+/*
+ * pod init: the worker's parent, running as the pod's own uid.  It
+ * starts the worker, forwards signals to it, reaps the pod's orphans
+ * (it is their subreaper), and ends the whole pod -- kill(-1) as the
+ * per-pod uid reaches exactly the pod's processes -- when the worker
+ * exits or when its lifeline to the podrunner parent closes.  The
+ * lifeline matters because a parent-death signal is sent with the
+ * dying parent's credentials: the relay, unprivileged, could not
+ * deliver one to the worker's uid.  With the kernel sandbox this
+ * process becomes pid 1 of the pod's pid namespace.
+ */
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "sandbox.h"
+
+#define PI_ERRPIPE	3	/* the worker's exec errno, to the relay */
+#define PI_LIFELINE	4	/* EOF: the podrunner parent is gone */
+
+static __dead void	podinit_exit(int);
+
+/* Report errno on the exec pipe and leave. */
+static __dead void
+podinit_fail(int code)
+{
+	int	e = errno;
+
+	(void)!write(PI_ERRPIPE, &e, sizeof(e));
+	_exit(code);
+}
+
+static int
+fd_move(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) == -1 ? -1 : 0;
+}
+
+__dead void
+podinit_run(const struct podinit *pi)
+{
+	struct signalfd_siginfo	 si;
+	struct pollfd		 pfd[2];
+	sigset_t		 all, none;
+	pid_t			 worker, pid, self;
+	int			 hi[5], i, sfd, status, done = 0, code = 0;
+
+	/* stdin, stdout, stderr, then the two pipes, at fixed places. */
+	hi[0] = fcntl(pi->stdin_fd, F_DUPFD_CLOEXEC, 16);
+	hi[1] = fcntl(pi->stdout_fd, F_DUPFD_CLOEXEC, 16);
+	hi[2] = fcntl(pi->stderr_fd, F_DUPFD_CLOEXEC, 16);
+	hi[3] = fcntl(pi->errpipe, F_DUPFD_CLOEXEC, 16);
+	hi[4] = fcntl(pi->lifeline, F_DUPFD_CLOEXEC, 16);
+	for (i = 0; i < 5; i++)
+		if (hi[i] == -1 || fd_move(hi[i], i) == -1)
+			_exit(EXIT_PODRUNNER);
+	/* The pipes must not survive the worker's exec. */
+	if (fcntl(PI_ERRPIPE, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(PI_LIFELINE, F_SETFD, FD_CLOEXEC) == -1)
+		_exit(EXIT_PODRUNNER);
+	(void)close_range(5, ~0U, 0);
+
+	setproctitle("pod init");
+	sigfillset(&all);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &all, NULL) == -1)
+		podinit_fail(EXIT_PODRUNNER);
+	for (i = 1; i < NSIG; i++)
+		(void)signal(i, SIG_DFL);
+
+	if (setsid() == -1 ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1) == -1 ||
+	    setgroups(0, NULL) == -1 ||
+	    setresgid(pi->gid, pi->gid, pi->gid) == -1 ||
+	    setresuid(pi->uid, pi->uid, pi->uid) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0) == -1)
+		podinit_fail(EXIT_PODRUNNER);
+	if (chdir(pi->cwd) == -1 && chdir("/") == -1)
+		podinit_fail(EXIT_PODRUNNER);
+	if ((sfd = signalfd(-1, &all, SFD_CLOEXEC)) == -1)
+		podinit_fail(EXIT_PODRUNNER);
+
+	self = getpid();
+	switch (worker = fork()) {
+	case -1:
+		podinit_fail(EXIT_PODRUNNER);
+	case 0:
+		/* The worker: dies with us; signals as a fresh process. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != self ||
+		    sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+			podinit_fail(EXIT_PODRUNNER);
+		execve(pi->argv[0], pi->argv, pi->env);
+		podinit_fail(127);
+	}
+
+	/* Only the worker writes output; only the worker reads input. */
+	close(PI_ERRPIPE);
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = PI_LIFELINE;
+	pfd[1].events = POLLIN;
+	while (!done) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents != 0) {
+			/* podrunner is gone: so is the pod. */
+			(void)kill(-1, SIGKILL);
+			_exit(EXIT_PODRUNNER);
+		}
+		if (!(pfd[0].revents & POLLIN) ||
+		    read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			(void)kill(worker, (int)si.ssi_signo);
+			continue;
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			if (pid == worker) {
+				code = status;
+				done = 1;
+			}
+	}
+	/* The worker is done: nothing of the pod outlives it. */
+	(void)kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	podinit_exit(code);
+}
+
+/* Leave with the worker's status: its exit code, or its signal. */
+static __dead void
+podinit_exit(int status)
+{
+	sigset_t	set;
+	int		sig;
+
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+	(void)signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)kill(getpid(), sig);
+	_exit(128 + sig);
+}
