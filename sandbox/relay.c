@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <seccomp.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -374,6 +375,59 @@ relay_cut_off(const char *fmt, ...)
 	imsgev_compose(&r.parent, IMSG_POD_ERROR, 0, 0, -1, msg, strlen(msg));
 }
 
+/*
+ * The segment's file belongs to the worker, which could truncate it
+ * under our mapping: a ring access would then fault with SIGBUS.  Ring
+ * calls run guarded; a fault cuts the worker off instead of killing us.
+ */
+static sigjmp_buf		ring_fault;
+static volatile sig_atomic_t	ring_guarded;
+
+static void
+ring_sigbus(int sig)
+{
+	if (ring_guarded)
+		siglongjmp(ring_fault, 1);
+	(void)signal(sig, SIG_DFL);
+	(void)raise(sig);
+}
+
+static ssize_t
+ring_recv(void *buf, size_t len)
+{
+	ssize_t	n;
+
+	if (sigsetjmp(ring_fault, 1) != 0) {
+		ring_guarded = 0;
+		r.shm = NULL;	/* never touch the mapping again */
+		relay_cut_off("shared memory truncated under the ring");
+		errno = EPROTO;
+		return -1;
+	}
+	ring_guarded = 1;
+	n = podshm_recv(r.shm, buf, len);
+	ring_guarded = 0;
+	return n;
+}
+
+static int
+ring_send(const void *buf, size_t len)
+{
+	int	rv;
+
+	if (sigsetjmp(ring_fault, 1) != 0) {
+		ring_guarded = 0;
+		r.shm = NULL;
+		relay_cut_off("shared memory truncated under the ring");
+		errno = EPROTO;
+		return -1;
+	}
+	ring_guarded = 1;
+	rv = podshm_send(r.shm, buf, len);
+	ring_guarded = 0;
+	return rv;
+}
+
 /* Frames from the worker: copied out, checked, passed on as events. */
 static void
 drain_ring(void)
@@ -384,8 +438,8 @@ drain_ring(void)
 	ssize_t		 n;
 
 	while (r.shm != NULL && !r.cut_off) {
-		if ((n = podshm_recv(r.shm, r.frame, r.frame_max)) == -1) {
-			if (errno == EAGAIN)
+		if ((n = ring_recv(r.frame, r.frame_max)) == -1) {
+			if (errno == EAGAIN || r.cut_off)
 				return;
 			relay_cut_off("corrupt ring (%s)", strerror(errno));
 			return;
@@ -481,7 +535,7 @@ ctl_read(int fd, short ev, void *arg)
 		/* It has mapped the segment: the names can go. */
 		imsgev_compose(&r.sandbox, IMSG_RELAY_ATTACHED, 0, 0, -1, NULL,
 		    0);
-		if (podshm_send(r.shm, r.run_frame, strlen(r.run_frame)) == -1) {
+		if (ring_send(r.run_frame, strlen(r.run_frame)) == -1) {
 			relay_cut_off("cannot queue the entry: %s",
 			    strerror(errno));
 			return;
@@ -786,6 +840,8 @@ relay_main(void)
 	priv_seccomp_allowlist("relay", relay_syscalls,
 	    sizeof(relay_syscalls) / sizeof(relay_syscalls[0]));
 
+	if (signal(SIGBUS, ring_sigbus) == SIG_ERR)
+		fatal("signal SIGBUS");
 	if (r.listen_fd != -1 &&
 	    ((r.ev_listen = event_new(r.base, r.listen_fd, EV_READ | EV_PERSIST,
 	    ctl_accept, NULL)) == NULL || event_add(r.ev_listen, NULL) == -1))
