@@ -212,13 +212,24 @@ set_shm_size(struct run_config *rc, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* "--name" or "--name=value", spelled out. */
+static int
+exact_long(const char *word, const char *name)
+{
+	size_t	len = strlen(name);
+
+	return strncmp(word, "--", 2) == 0 &&
+	    strncmp(word + 2, name, len) == 0 &&
+	    (word[2 + len] == '\0' || word[2 + len] == '=');
+}
+
 int
 cli_parse(int argc, char **argv, struct run_config *rc, char *err,
     size_t errlen)
 {
 	const char	*why, *runonly = NULL;
 	char		 what[64];
-	int		 ch, kind, longidx;
+	int		 ch, kind, longidx, word;
 
 	if (argc < 2) {
 		(void)snprintf(err, errlen, "missing command (run, "
@@ -248,8 +259,20 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 	opterr = 0;
 	argc--;
 	argv++;
-	while ((ch = getopt_long(argc, argv, "+dvhV", run_opts,
-	    &longidx)) != -1) {
+	for (;;) {
+		word = optind;
+		longidx = -1;
+		if ((ch = getopt_long(argc, argv, "+dvhV", run_opts,
+		    &longidx)) == -1)
+			break;
+		/* No abbreviations: --allow-w must not mean --allow-write. */
+		if (longidx >= 0 && !exact_long(argv[word],
+		    run_opts[longidx].name)) {
+			(void)snprintf(err, errlen, "unknown option %s (did "
+			    "you mean --%s?)", argv[word],
+			    run_opts[longidx].name);
+			return -1;
+		}
 		if (ch >= OPT_ALLOW && ch < OPT_ALLOW + PERM_MAX) {
 			kind = ch - OPT_ALLOW;
 			(void)snprintf(what, sizeof(what), "--allow-%s",

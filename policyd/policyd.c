@@ -371,9 +371,10 @@ asker_handler(int fd, short events, void *arg)
 
 	(void)fd;
 	if ((n = imsgev_handle_io(&a->iev, events)) <= 0) {
-		/* A relay going away is the end of its pod, not an error. */
-		if (a->pod == 0 && n == 0)
-			fatalx("proxy closed its channel");
+		/* A relay going away is the end of its pod; the proxy going
+		 * away is for the parent to judge. */
+		if (a->pod == 0)
+			log_warnx("proxy channel closed");
 		asker_remove(a);
 		return;
 	}

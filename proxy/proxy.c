@@ -44,10 +44,13 @@ proxy_policyd_handler(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)arg;
-	if ((n = imsgev_handle_io(&proxy_policyd, events)) == 0)
-		fatalx("policyd closed its channel");
-	if (n == -1)
-		fatal("policyd channel");
+	if ((n = imsgev_handle_io(&proxy_policyd, events)) <= 0) {
+		/* The parent fails closed when a daemon dies: it names the
+		 * dead one, so we do not die of it too. */
+		log_warnx("policyd channel closed");
+		imsgev_clear(&proxy_policyd);
+		return;
+	}
 	while ((n = imsg_get(&proxy_policyd.ibuf, &imsg)) > 0) {
 		/* No requests are sent yet, so no answer is expected. */
 		fatalx("unexpected %s from policyd",

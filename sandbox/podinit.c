@@ -31,11 +31,14 @@
 
 static __dead void	podinit_exit(int);
 
-/* Report errno on the exec pipe and leave. */
+/*
+ * Report errno on the exec pipe and leave: positive for the worker's
+ * exec, negative for pod init's own set-up.
+ */
 static __dead void
 podinit_fail(int code)
 {
-	int	e = errno;
+	int	e = code == 127 ? errno : -errno;
 
 	(void)!write(PI_ERRPIPE, &e, sizeof(e));
 	_exit(code);

@@ -294,6 +294,11 @@ step_spawn_worker(void)
 	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
 		;
 	close(ep[0]);
+	if (n == sizeof(e) && e < 0) {
+		(void)waitpid(pid, NULL, 0);
+		r.worker = -1;
+		return setup_fail(EXIT_PODRUNNER, "pod init: %s", strerror(-e));
+	}
 	if (n == sizeof(e)) {
 		(void)waitpid(pid, NULL, 0);
 		r.worker = -1;

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,6 +49,7 @@ static void	sandbox_relay_handler(int, short, void *);
 static void	sandbox_sigchld(int, short, void *);
 static void	pod_gone(struct pod *);
 static void	pod_unlink(const char *);
+static void	pod_kill(struct pod *);
 static void	gc_stale_pods(void);
 static int	slot_alloc(unsigned int *);
 static void	slot_free(unsigned int);
@@ -139,13 +141,16 @@ sandbox_dispatch_parent(struct imsg *imsg)
 			return -1;
 		if ((p = pod_find(imsg_get_peerid(imsg))) == NULL)
 			return 0;	/* already gone */
-		if (p->pidfd != -1) {
+		if (sig == SIGKILL) {
+			/* Everything of the pod, not only pod init. */
+			pod_kill(p);
+			if (p->pidfd == -1)
+				(void)kill(p->relay_pid, SIGKILL);
+		} else if (p->pidfd != -1) {
 			if (pidfd_send_signal(p->pidfd, (int)sig, NULL, 0) == -1 &&
 			    errno != ESRCH)
 				log_warn("pidfd_send_signal");
-		} else if (sig == SIGKILL)
-			(void)kill(p->relay_pid, SIGKILL);
-		else
+		} else
 			p->pending_sig = (int)sig;
 		return 0;
 	}
@@ -344,6 +349,35 @@ sandbox_sigchld(int sig, short ev, void *arg)
 	}
 }
 
+/*
+ * Kill every process of the pod: a short-lived child becomes the pod's
+ * uid and sends SIGKILL to -1, which reaches exactly the processes of
+ * that uid (the per-pod uid is the pod) and is atomic against fork.
+ */
+static void
+pod_kill(struct pod *p)
+{
+	uid_t	uid = WORKER_UID_BASE + p->slot;
+	pid_t	pid;
+
+	switch (pid = fork()) {
+	case -1:
+		log_warn("pod %s: fork to kill the pod", p->podid);
+		if (p->pidfd != -1)
+			(void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		return;
+	case 0:
+		if (setgroups(0, NULL) == -1 ||
+		    setresgid(uid, uid, uid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
+			_exit(1);
+		(void)kill(-1, SIGKILL);
+		_exit(0);
+	}
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+}
+
 /* Remove a pod's names: its segment, its socket and their directory. */
 static void
 pod_unlink(const char *podid)
@@ -444,8 +478,9 @@ pod_gone(struct pod *p)
 {
 	struct pollfd	pfd;
 
+	/* No process of the pod's uid survives the release of that uid. */
+	pod_kill(p);
 	if (p->pidfd != -1) {
-		(void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
 		pfd.fd = p->pidfd;
 		pfd.events = POLLIN;
 		/* Readable once it has exited; bounded, it is SIGKILLed. */

@@ -52,6 +52,17 @@ WARNING_PREFIX = "podrunner: warning:"
 # not ours belongs to someone else working on this machine and is left
 # alone by the leftovers check.
 _started = set()
+# The same, for the current test only: session ids of podrunners we
+# started in this test (pids do not wrap around within one test, so a
+# session id here is certainly ours).
+_started_test = set()
+
+
+def _register(pid):
+    st = proc_stat(pid)
+    if st is not None:
+        _started.add((pid, st[2]))
+    _started_test.add(pid)
 
 # The directory holding the scripts the tests write (world-readable so
 # that an unprivileged worker can read them).
@@ -207,7 +218,11 @@ def snapshot():
         st = proc_stat(pid)
         if st is None or st[0] == "Z":
             continue
-        if is_podrunner_proc(pid) or is_worker_proc(pid):
+        # Anything still in the session of a podrunner this test
+        # started is a descendant that outlived it, whatever it runs
+        # (a worker's child may exec anything).
+        if is_podrunner_proc(pid) or is_worker_proc(pid) or \
+                proc_session(pid) in _started_test:
             items.add(("proc", (pid, st[2]), proc_title(pid)))
     try:
         for name in os.listdir(SHM_DIR):
@@ -297,9 +312,8 @@ def remove_leftovers(items):
     directories, stay where they are as evidence; the baseline keeps
     them from failing later tests.
     """
-    ours = {pid for pid, _ in _started}
     for kind, key, _ in items:
-        if kind == "proc" and proc_session(key[0]) in ours and \
+        if kind == "proc" and proc_session(key[0]) in _started_test and \
                 proc_alive(*key):
             try:
                 os.kill(key[0], signal.SIGKILL)
@@ -337,6 +351,7 @@ def _session():
 def no_leftovers():
     """After every test: nothing podrunner started may survive it."""
     global _baseline
+    _started_test.clear()
     _baseline = baseline = frozenset(snapshot())
     yield
     assert_clean(baseline, "by this test")
@@ -426,9 +441,7 @@ def podrunner(*args, input=b"", env=None, timeout=TIMEOUT, cwd=None):
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=base_env(env),
                          cwd=cwd, start_new_session=True)
-    st = proc_stat(p.pid)
-    if st is not None:
-        _started.add((p.pid, st[2]))
+    _register(p.pid)
     try:
         out, err = p.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -459,9 +472,7 @@ class Pod:
                                      env=base_env(env),
                                      start_new_session=True)
         self.pid = self.proc.pid
-        st = proc_stat(self.pid)
-        if st is not None:
-            _started.add((self.pid, st[2]))
+        _register(self.pid)
 
     def _read(self, f):
         f.seek(0)

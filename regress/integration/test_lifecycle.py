@@ -8,13 +8,15 @@ check the very worker they saw as well).
 import os
 import shutil
 import signal
+import time
 
 import pytest
 
 import conftest
-from conftest import (EXIT_FAILURE, RUN_DIR, SHM_DIR, Pod, assert_clean,
-                      leftovers, podrunner, proc_alive, proc_cmdline,
-                      proc_stat, remove_leftovers, write_script)
+from conftest import (EXIT_FAILURE, LEFTOVER_GRACE, RUN_DIR, SHM_DIR, Pod,
+                      assert_clean, leftovers, podrunner, proc_alive,
+                      proc_cmdline, proc_stat, proc_title, remove_leftovers,
+                      write_script)
 
 
 def _current_baseline():
@@ -22,6 +24,14 @@ def _current_baseline():
 
 BLOCK = ('import sys\nprint("ready", flush=True)\nsys.stdin.read()\n'
          'print("done")\n')
+
+
+def _gone(ident):
+    """True once the process is gone (or a zombie), within the grace."""
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while proc_alive(*ident) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not proc_alive(*ident)
 
 
 def _identity(pid):
@@ -70,7 +80,7 @@ def test_daemon_killed(title, word):
         assert b"done" not in pod.stdout, ctx
         # The very worker we saw is gone (or at most a zombie).
         assert_clean(what=f"after {title} was killed")
-        assert not proc_alive(*worker), f"worker {worker[0]} survived"
+        assert _gone(worker), f"worker {worker[0]} survived"
 
 
 # --- signals to podrunner ----------------------------------------------------------------
@@ -115,7 +125,7 @@ def test_signal_to_podrunner(sig, prelude, status, stdout, stderr_has):
         for s in stderr_has:
             assert s in pod.stderr, ctx
         assert_clean(what=f"after {sig}")
-        assert not proc_alive(*worker), f"worker {worker[0]} survived"
+        assert _gone(worker), f"worker {worker[0]} survived"
 
 
 def test_sigterm_before_worker_ready():
@@ -182,6 +192,14 @@ def test_parent_sigkilled_takes_everything_with_it():
         podid = proc_cmdline(worker[0])[-2].lstrip("/")[len("podrunner."):]
         os.kill(pod.pid, signal.SIGKILL)
         pod.wait()
+        # Children die asynchronously (PR_SET_PDEATHSIG): give them the
+        # same grace as the leftovers check before judging.
+        deadline = time.monotonic() + LEFTOVER_GRACE
+        while time.monotonic() < deadline and any(
+                proc_alive(*ident) for ident in tree.values()):
+            time.sleep(0.1)
+        alive = {pid: proc_title(pid) for pid, ident in tree.items()
+                 if proc_alive(*ident)}
         lines, items = leftovers(_current_baseline())
         survivors = [l for l in lines if l.startswith("proc:")]
         remove_leftovers(items)
@@ -194,6 +212,9 @@ def test_parent_sigkilled_takes_everything_with_it():
         if seg.exists():
             seg.unlink()
         shutil.rmtree(RUN_DIR / podid, ignore_errors=True)
+        for pid, ident in tree.items():
+            if pid in alive and proc_alive(*ident):
+                os.kill(pid, signal.SIGKILL)
         assert not survivors, \
             "survived podrunner's SIGKILL:\n  " + "\n  ".join(survivors)
-        assert not [p for p, ident in tree.items() if proc_alive(*ident)]
+        assert not alive, f"survived podrunner's SIGKILL: {alive}"

@@ -251,6 +251,19 @@ def test_orphaned_child_does_not_outlive_the_pod():
                   stdout=b"parent done\n"))
 
 
+def test_spawned_program_does_not_outlive_the_pod():
+    """
+    As above with a grandchild that exec'd another program (/bin/sleep,
+    whose command line names neither podrunner nor the script): the
+    leftovers check finds it by its session.  Fails if it survives.
+    """
+    run_case(Case("spawned",
+                  "import subprocess\n"
+                  'subprocess.Popen(["/bin/sleep", "1000"])\n'
+                  'print("spawned")\n',
+                  flags=["--allow-run"], stdout=b"spawned\n"))
+
+
 # --- the exec worker ---------------------------------------------------------------------
 
 SH_ARGS = ('#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n'
