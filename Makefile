@@ -22,6 +22,14 @@ PKG_CONFIG	?= pkg-config
 PYTHON		?= /usr/bin/python3
 SANITIZE	?= 0
 
+# Quiet rules; V=1 shows the full command lines.
+V		?= 0
+ifeq ($(V),0)
+Q		:= @
+else
+Q		:=
+endif
+
 B		:= build
 ifeq ($(SANITIZE),1)
 B		:= build-san
@@ -82,11 +90,13 @@ $(B)/podrunner: $(PODRUNNER_OBJS) $(COMMON_OBJS) $(IMSG_OBJS) $(PODSHM_OBJS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	@$(if $(Q),echo "  CC(pic) $<")
+	$(Q)$(CC) -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
 	    $(CFLAGS) -fPIC -D_GNU_SOURCE -Iworker/libpodshm -MMD -MP -c -o $@ $<
 
 $(PODSHM_SO): build/pic/worker/libpodshm/podshm.o
