@@ -104,13 +104,12 @@ worker_env(size_t *nenv)
 		env = xreallocarray(env, n + 1, sizeof(*env));
 		env[n++] = xstrdup(*e);
 	}
-	env = xreallocarray(env, n + 3, sizeof(*env));
+	env = xreallocarray(env, n + 2, sizeof(*env));
 	if (!have_path)
 		env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
-	if (parent_env.rc->worker == WORKER_PYTHON) {
+	/* PODSHM_LIB is the relay's to set: it knows the pod's view. */
+	if (parent_env.rc->worker == WORKER_PYTHON)
 		env[n++] = xstrdup("PYTHONUNBUFFERED=1");
-		xasprintf(&env[n++], "PODSHM_LIB=%s", parent_env.podshm_lib);
-	}
 	*nenv = n;
 	return env;
 }
@@ -162,6 +161,8 @@ pod_start(void)
 	sp.cwd = rc->cwd;
 	sp.runtime = parent_env.runtime;
 	sp.runtime_script = parent_env.runtime_script;
+	sp.runtime_lib = rc->worker == WORKER_PYTHON ? parent_env.podshm_lib :
+	    "";
 	sp.args = rc->args;
 	sp.nargs = (size_t)rc->nargs;
 	sp.env = worker_env(&sp.nenv);
@@ -408,19 +409,21 @@ pod_imsg_handler(int fd, short events, void *arg)
 	imsgev_add(&pod.iev);
 }
 
-/* Backstop: remove the pod's shm and socket whoever died. */
+/* Backstop: remove the pod's names, whoever died. */
 void
 pod_cleanup_files(void)
 {
-	char	path[512], dir[256];
+	int	rundirfd, shmdirfd;
 
 	if (parent_env.podid[0] == '\0')
 		return;
-	(void)snprintf(path, sizeof(path), "%s/%s%s", PATH_SHMDIR, SHM_PREFIX,
-	    parent_env.podid);
-	(void)unlink(path);
-	pod_dir_name(parent_env.podid, dir, sizeof(dir));
-	(void)snprintf(path, sizeof(path), "%s/ctl.sock", dir);
-	(void)unlink(path);
-	(void)rmdir(dir);
+	rundirfd = open(PATH_RUNDIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	shmdirfd = open(PATH_SHMDIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rundirfd != -1 && shmdirfd != -1 &&
+	    pod_unlink_names(rundirfd, shmdirfd, parent_env.podid) == -1)
+		log_warn("removing the pod's names");
+	if (rundirfd != -1)
+		close(rundirfd);
+	if (shmdirfd != -1)
+		close(shmdirfd);
 }

@@ -124,12 +124,65 @@ step_pod_dir(void)
 	return 0;
 }
 
+/* Copy a file of the runtime, read-only, into the pod's directory. */
+static int
+copy_in(const char *src, const char *name, char *dst, size_t dstlen)
+{
+	char	buf[65536];
+	ssize_t	n;
+	int	in, out = -1;
+
+	(void)snprintf(dst, dstlen, "%s/%s", r.dir, name);
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0444)) == -1)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto fail;
+	if (n == -1 || close(out) == -1) {
+		out = -1;
+		goto fail;
+	}
+	close(in);
+	return 0;
+ fail:
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
+	return setup_fail(EXIT_PODRUNNER, "runtime %s: %s", src,
+	    strerror(errno));
+}
+
+/*
+ * The runtime where the worker's uid can read it: without the kernel
+ * sandbox's binds, a copy in the pod's private directory (the tree it
+ * came from may sit below a directory others cannot search).
+ */
+static int
+step_runtime(void)
+{
+	char	script[PATH_MAX], lib[PATH_MAX], *env;
+
+	if (copy_in(r.sp.runtime_script, POD_RUNTIME_SCRIPT, script,
+	    sizeof(script)) == -1 ||
+	    copy_in(r.sp.runtime_lib, POD_RUNTIME_LIB, lib, sizeof(lib)) == -1)
+		return -1;
+	free(r.sp.runtime_script);
+	r.sp.runtime_script = xstrdup(script);
+	xasprintf(&env, "PODSHM_LIB=%s", lib);
+	r.sp.env = xreallocarray(r.sp.env, r.sp.nenv + 1, sizeof(char *));
+	r.sp.env[r.sp.nenv++] = env;
+	return 0;
+}
+
 static int
 step_control_socket(void)
 {
 	struct sockaddr_un	sun;
 
-	(void)snprintf(r.sock, sizeof(r.sock), "%s/ctl.sock", r.dir);
+	(void)snprintf(r.sock, sizeof(r.sock), "%s/%s", r.dir, POD_SOCKET);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, r.sock, sizeof(sun.sun_path)) >=
@@ -830,7 +883,7 @@ relay_main(void)
 		fatalx("evsignal");
 
 	/* The checklist, in order; the first failure names its step. */
-	if ((r.protocol && (step_pod_dir() == -1 ||
+	if ((r.protocol && (step_pod_dir() == -1 || step_runtime() == -1 ||
 	    step_control_socket() == -1 || step_shared_memory() == -1 ||
 	    step_entry() == -1)) ||
 	    step_spawn_worker() == -1 ||

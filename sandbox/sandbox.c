@@ -382,16 +382,8 @@ pod_kill(struct pod *p)
 static void
 pod_unlink(const char *podid)
 {
-	char	name[128];
-
-	pod_shm_name(podid, name, sizeof(name));
-	if (unlinkat(shmdirfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("unlink %s/%s", PATH_SHMDIR, name);
-	(void)snprintf(name, sizeof(name), "%s/ctl.sock", podid);
-	if (unlinkat(rundirfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("unlink %s/%s", PATH_RUNDIR, name);
-	if (unlinkat(rundirfd, podid, AT_REMOVEDIR) == -1 && errno != ENOENT)
-		log_warn("rmdir %s/%s", PATH_RUNDIR, podid);
+	if (pod_unlink_names(rundirfd, shmdirfd, podid) == -1)
+		log_warn("pod %s: removing its names", podid);
 }
 
 /*

@@ -44,6 +44,7 @@ struct spawn_spec {
 	char		 *cwd;
 	char		 *runtime;	/* interpreter, "" for exec */
 	char		 *runtime_script;	/* "" for exec */
+	char		 *runtime_lib;	/* libpodshm for the runtime, or "" */
 	char		**args;		/* the script's arguments */
 	size_t		  nargs;
 	char		**env;		/* the scrubbed environment */
@@ -54,9 +55,15 @@ struct ibuf	*spawn_spec_build(const struct spawn_spec *);
 int		 spawn_spec_parse(struct imsg *, struct spawn_spec *);
 void		 spawn_spec_free(struct spawn_spec *);
 
+/* What the relay puts in a pod's directory (removed with it). */
+#define POD_SOCKET		"ctl.sock"
+#define POD_RUNTIME_SCRIPT	"podrunner_worker.py"
+#define POD_RUNTIME_LIB		"libpodshm.so.1"
+
 /* Names derived from the pod id, the same in every process. */
 void		 pod_shm_name(const char *, char *, size_t);	/* podrunner.<id> */
 void		 pod_dir_name(const char *, char *, size_t);	/* /run/podrunner/<id> */
+int		 pod_unlink_names(int, int, const char *);
 
 /* pod init (podinit.c): the worker's parent, as the pod's uid. */
 struct podinit {

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,34 @@ pod_dir_name(const char *podid, char *buf, size_t len)
 	(void)snprintf(buf, len, "%s/%s", PATH_RUNDIR, podid);
 }
 
+/*
+ * Remove a pod's names, relative to the run and shm directories: its
+ * segment, the files of its directory, the directory.  Returns -1 if
+ * something other than "not there" went wrong (errno set).
+ */
+int
+pod_unlink_names(int rundirfd, int shmdirfd, const char *podid)
+{
+	static const char *files[] = {
+		POD_SOCKET, POD_RUNTIME_SCRIPT, POD_RUNTIME_LIB
+	};
+	char	name[128];
+	size_t	i;
+	int	rv = 0;
+
+	pod_shm_name(podid, name, sizeof(name));
+	if (unlinkat(shmdirfd, name, 0) == -1 && errno != ENOENT)
+		rv = -1;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		(void)snprintf(name, sizeof(name), "%s/%s", podid, files[i]);
+		if (unlinkat(rundirfd, name, 0) == -1 && errno != ENOENT)
+			rv = -1;
+	}
+	if (unlinkat(rundirfd, podid, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		rv = -1;
+	return rv;
+}
+
 struct ibuf *
 spawn_spec_build(const struct spawn_spec *sp)
 {
@@ -49,6 +79,7 @@ spawn_spec_build(const struct spawn_spec *sp)
 	rc |= ibuf_add_string(b, sp->cwd);
 	rc |= ibuf_add_string(b, sp->runtime);
 	rc |= ibuf_add_string(b, sp->runtime_script);
+	rc |= ibuf_add_string(b, sp->runtime_lib);
 	rc |= ibuf_add_n32(b, (uint32_t)sp->nargs);
 	for (i = 0; i < sp->nargs; i++)
 		rc |= ibuf_add_string(b, sp->args[i]);
@@ -113,6 +144,7 @@ spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
 	    ibuf_get_string(&b, &sp->cwd, SPAWN_MAX_STR) == -1 ||
 	    ibuf_get_string(&b, &sp->runtime, SPAWN_MAX_STR) == -1 ||
 	    ibuf_get_string(&b, &sp->runtime_script, SPAWN_MAX_STR) == -1 ||
+	    ibuf_get_string(&b, &sp->runtime_lib, SPAWN_MAX_STR) == -1 ||
 	    get_strings(&b, &sp->args, &sp->nargs) == -1 ||
 	    get_strings(&b, &sp->env, &sp->nenv) == -1)
 		goto bad;
@@ -142,6 +174,7 @@ spawn_spec_free(struct spawn_spec *sp)
 	free(sp->cwd);
 	free(sp->runtime);
 	free(sp->runtime_script);
+	free(sp->runtime_lib);
 	for (i = 0; i < sp->nargs; i++)
 		free(sp->args[i]);
 	free(sp->args);
