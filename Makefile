@@ -107,12 +107,13 @@ $(PODSHM_SO): build/pic/worker/libpodshm/podshm.o
 build/lib/libpodshm.so: $(PODSHM_SO)
 	ln -sf $(PODSHM_SONAME) $@
 
-build/podshm.pc: worker/libpodshm/podshm.pc.in
+VERSION		:= $(shell sed -n 's/^\#define PODRUNNER_VERSION[^"]*"\(.*\)"/\1/p' common/proto.h)
+PC_SED		= sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+build/podshm.pc: worker/libpodshm/podshm.pc.in FORCE
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	    -e 's|@VERSION@|$(shell sed -n 's/^#define PODRUNNER_VERSION[^"]*"\(.*\)"/\1/p' common/proto.h)|g' \
-	    $< > $@
+	$(Q)$(PC_SED) $< > $@
 
 # --- unit tests ------------------------------------------------------------
 LOGUTIL_OBJS	:= $(call obj,common/log.c common/util.c)
@@ -125,7 +126,7 @@ $(B)/regress/unit/test_cli: $(call obj,regress/unit/test_cli.c) $(call obj,paren
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
 
-check: all $(UNIT_TESTS)
+check: all $(UNIT_TESTS) lint
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-integration
 
@@ -167,7 +168,8 @@ install: all
 	install -m 0755 $(PODSHM_SO) $(DESTDIR)$(LIBDIR)/$(PODSHM_SONAME)
 	ln -sf $(PODSHM_SONAME) $(DESTDIR)$(LIBDIR)/libpodshm.so
 	install -m 0644 worker/libpodshm/podshm.h $(DESTDIR)$(INCLUDEDIR)/podshm.h
-	install -m 0644 build/podshm.pc $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
+	$(PC_SED) worker/libpodshm/podshm.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
 	install -m 0644 worker/python/podrunner_worker.py \
 	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.py
 	install -m 0644 etc/*.json $(DESTDIR)$(SYSCONFDIR)/
