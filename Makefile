@@ -75,9 +75,11 @@ PODSHM_SONAME	:= libpodshm.so.1
 PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
 
 UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
-		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm
+		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm \
+		   $(B)/regress/unit/test_policy $(B)/regress/unit/test_match
 
-.PHONY: all clean deps check check-unit check-integration install lint FORCE
+.PHONY: all clean deps check check-unit check-integration install lint FORCE \
+	bench fuzz
 
 all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc
 
@@ -123,6 +125,13 @@ $(B)/regress/unit/test_util: $(call obj,regress/unit/test_util.c) $(LOGUTIL_OBJS
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_cli: $(call obj,regress/unit/test_cli.c) $(call obj,parent/cli.c common/perm.c common/proto.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+# The policy engine: pure code, shared by policyd, tests, benches, fuzzers.
+POLICY_OBJS	:= $(call obj,policyd/policy.c policyd/match.c policyd/decide.c \
+		   common/perm.c common/proto.c) $(LOGUTIL_OBJS)
+$(B)/regress/unit/test_policy: $(call obj,regress/unit/test_policy.c) $(POLICY_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_match: $(call obj,regress/unit/test_match.c) $(POLICY_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
 
@@ -135,6 +144,15 @@ check-unit: $(UNIT_TESTS)
 
 check-integration: all
 	PODRUNNER_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider regress/integration
+
+# --- benchmarks: ratios against a baseline measured in the same run -------
+BENCHES		:= $(B)/regress/bench/bench_policy
+$(B)/regress/bench/bench_policy: $(call obj,regress/bench/bench_policy.c) $(POLICY_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do $$b; done
+	$(PYTHON) regress/bench/bench_roundtrip.py
 
 lint:
 	mandoc -Tlint -Wwarning parent/podrunner.1 policyd/podrunner.policy.5 parent/podrunner.8

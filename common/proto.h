@@ -86,15 +86,17 @@ enum perm_kind {
 
 enum perm_action {
 	PERM_ALLOW = 0,
-	PERM_DENY
+	PERM_DENY,
+	PERM_WARN		/* allowed and logged (documents only) */
 };
 
 /* Where a permission came from, highest first. */
 enum perm_layer {
-	LAYER_FLAG = 0,
-	LAYER_ENV,
-	LAYER_POLICY,
-	LAYER_DEFAULT
+	LAYER_FLAG = 0,		/* --allow-x / --deny-x */
+	LAYER_ENV,		/* POD_ALLOW_X / POD_DENY_X */
+	LAYER_POLICY,		/* the policy document */
+	LAYER_RUNTIME,		/* what the worker runtime itself needs */
+	LAYER_DEFAULT		/* deny */
 };
 
 /* IMSG_CFG_PERM: one --allow-x/--deny-x value (or the whole kind). */
