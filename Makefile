@@ -62,7 +62,8 @@ IMSG_SRCS	:= imsg/imsg.c imsg/imsg-buffer.c imsg/imsgev.c
 PODSHM_SRCS	:= worker/libpodshm/podshm.c
 PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
 		   policyd/policyd.c proxy/proxy.c auditd/auditd.c \
-		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c
+		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
+		   sandbox/ctlmsg.c
 
 obj		= $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ctlmsg.h"
 #include "imsg.h"
 #include "log.h"
 #include "podshm.h"
@@ -43,24 +44,8 @@
 #include "sandbox.h"
 #include "util.h"
 
-/* The control plane (podrunner(8), "WORKER PROTOCOL"). */
-#define CTL_MSG_MAX	(TARGET_MAX + 5)
-#define TARGET_MAX	4096
-#define CTL_DATA	0x10	/* frames are waiting in a ring */
-#define CTL_STOP	0x11	/* supervisor -> worker: exit now */
-#define CTL_READY	"READY\n"
 #define OUT_PAUSE	(1024 * 1024)	/* queued bytes to the parent */
 #define OUT_RESUME	(256 * 1024)
-
-enum { REQ_FS_READ = 1, REQ_FS_WRITE, REQ_NET_CONNECT, REQ_EXEC,
-    REQ_LISTDIR, REQ_ENV, REQ_FFI, REQ_SYS, REQ_MAX };
-
-static const unsigned int req_kind[REQ_MAX] = {
-	[REQ_FS_READ] = PERM_READ, [REQ_FS_WRITE] = PERM_WRITE,
-	[REQ_NET_CONNECT] = PERM_NET, [REQ_EXEC] = PERM_RUN,
-	[REQ_LISTDIR] = PERM_READ, [REQ_ENV] = PERM_ENV,
-	[REQ_FFI] = PERM_FFI, [REQ_SYS] = PERM_SYS,
-};
 
 static struct {
 	struct spawn_spec	 sp;
@@ -525,32 +510,21 @@ drain_ring(void)
 }
 
 static void
-ctl_request(const unsigned char *msg, size_t len)
+ctl_request(const struct ctl_msg *m)
 {
 	struct policy_req	 req;
 	struct ibuf		*b;
-	char			 target[TARGET_MAX + 1];
-	uint32_t		 id;
-	size_t			 tlen = len - 5;
 
-	id = (uint32_t)msg[1] | (uint32_t)msg[2] << 8 |
-	    (uint32_t)msg[3] << 16 | (uint32_t)msg[4] << 24;
-	if (tlen == 0 || tlen > TARGET_MAX || memchr(msg + 5, '\0', tlen)) {
-		relay_cut_off("malformed request (type %u)", msg[0]);
-		return;
-	}
-	memcpy(target, msg + 5, tlen);
-	target[tlen] = '\0';
 	if (r.policyd.ev == NULL) {
-		send_ctl(0, id);	/* no policyd: fail closed */
+		send_ctl(0, m->reqid);	/* no policyd: fail closed */
 		return;
 	}
 	memset(&req, 0, sizeof(req));
-	req.reqid = id;
-	req.kind = (uint8_t)req_kind[msg[0]];
-	if ((b = ibuf_dynamic(64, TARGET_MAX + 64)) == NULL ||
+	req.reqid = m->reqid;
+	req.kind = m->perm;
+	if ((b = ibuf_dynamic(64, CTL_TARGET_MAX + 64)) == NULL ||
 	    ibuf_add(b, &req, sizeof(req)) == -1 ||
-	    ibuf_add_string(b, target) == -1 ||
+	    ibuf_add_string(b, m->target) == -1 ||
 	    imsgev_compose_ibuf(&r.policyd, IMSG_POLICY_DECIDE, 0, 0, -1, b) ==
 	    -1)
 		fatal("%s: compose", __func__);
@@ -559,8 +533,10 @@ ctl_request(const unsigned char *msg, size_t len)
 static void
 ctl_read(int fd, short ev, void *arg)
 {
-	unsigned char	 msg[CTL_MSG_MAX];
-	ssize_t		 n;
+	static struct ctl_msg	 m;
+	unsigned char		 msg[CTL_MSG_MAX + 1];
+	const char		*why;
+	ssize_t			 n;
 
 	(void)ev;
 	(void)arg;
@@ -578,16 +554,13 @@ ctl_read(int fd, short ev, void *arg)
 		r.ctl_fd = -1;
 		return;
 	}
-	if ((size_t)n > sizeof(msg)) {
-		relay_cut_off("control message of %zd bytes", n);
+	/* MSG_TRUNC: n is the real length, even past our buffer. */
+	if (ctl_parse(msg, (size_t)n, r.ready, &m, &why) == -1) {
+		relay_cut_off("%s (type %u, %zd bytes)", why, msg[0], n);
 		return;
 	}
-	if (!r.ready) {
-		if ((size_t)n != strlen(CTL_READY) ||
-		    memcmp(msg, CTL_READY, (size_t)n) != 0) {
-			relay_cut_off("expected READY");
-			return;
-		}
+	switch (m.kind) {
+	case CTL_MSG_READY:
 		r.ready = 1;
 		imsgev_compose(&r.parent, IMSG_POD_READY, 0, 0, -1, NULL, 0);
 		/* It has mapped the segment: the names can go. */
@@ -599,18 +572,14 @@ ctl_read(int fd, short ev, void *arg)
 			return;
 		}
 		send_ctl(CTL_DATA, 0);
-		return;
-	}
-	if (n == 5 && msg[0] == CTL_DATA) {
+		break;
+	case CTL_MSG_DATA:
 		drain_ring();
-		return;
+		break;
+	case CTL_MSG_REQUEST:
+		ctl_request(&m);
+		break;
 	}
-	if (n >= 5 && msg[0] >= REQ_FS_READ && msg[0] < REQ_MAX) {
-		ctl_request(msg, (size_t)n);
-		return;
-	}
-	relay_cut_off("unknown control message (type %u, %zd bytes)", msg[0],
-	    n);
 }
 
 static void
@@ -785,7 +754,7 @@ relay_policyd_handler(int fd, short events, void *arg)
 		if (imsg_get_type(&imsg) != IMSG_POLICY_DECISION ||
 		    imsg_get_ibuf(&imsg, &b) == -1 ||
 		    ibuf_get(&b, &resp, sizeof(resp)) == -1 ||
-		    ibuf_get_string(&b, &rule, TARGET_MAX + 64) == -1 ||
+		    ibuf_get_string(&b, &rule, CTL_TARGET_MAX + 64) == -1 ||
 		    ibuf_size(&b) != 0 || resp.verdict > VERDICT_WARN)
 			fatalx("malformed decision from policyd");
 		imsg_free(&imsg);
