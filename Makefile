@@ -155,12 +155,42 @@ bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
 
+# --- fuzzing: libFuzzer, bounded time, corpus in the tree ------------------
+FUZZ_TIME	?= 60
+FUZZ_CC		:= clang
+FUZZ_CFLAGS	:= -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+		   -Icommon -Iimsg -Iworker/libpodshm -Ipolicyd -Isandbox \
+		   $(PKG_CFLAGS)
+FUZZERS		:= build/fuzz/fuzz_policy build/fuzz/fuzz_ctlmsg
+build/fuzz/fuzz_policy: regress/fuzz/fuzz_policy.c policyd/policy.c \
+	    policyd/match.c policyd/decide.c common/perm.c common/proto.c \
+	    common/log.c common/util.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+build/fuzz/fuzz_ctlmsg: regress/fuzz/fuzz_ctlmsg.c sandbox/ctlmsg.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+# New inputs go to build/fuzz/corpus-*; the tree's corpus is read only.
+fuzz: $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do n=$${f##*/fuzz_}; \
+	    mkdir -p build/fuzz/corpus-$$n; \
+	    echo "== $$f ($(FUZZ_TIME)s)"; \
+	    $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/crash-$$n- \
+	        build/fuzz/corpus-$$n regress/fuzz/corpus/$$n 2>&1 | \
+	        grep -E '^(stat::number_of_executed_units|stat::new_units_added|==|INFO: Running|Done)' || true; \
+	    if ls build/fuzz/crash-$$n-* >/dev/null 2>&1; then \
+	        echo "fuzz: $$f found a crash: build/fuzz/crash-$$n-*"; exit 1; fi; \
+	done
+
 lint:
 	mandoc -Tlint -Wwarning parent/podrunner.1 policyd/podrunner.policy.5 parent/podrunner.8
 
 # --- set-up ----------------------------------------------------------------
 DEBS := build-essential pkg-config libevent-dev libseccomp-dev libbsd-dev \
 	libbpf-dev libjansson-dev libcmocka-dev libcap-ng-dev clang llvm \
+	libclang-rt-14-dev \
 	bpftool python3 python3-pytest mandoc procps psmisc
 
 deps:
