@@ -66,6 +66,11 @@ enum imsg_type {
 	IMSG_POLICY_DECIDE,	/* struct policy_req + string target */
 	/* policyd -> relay, proxy. */
 	IMSG_POLICY_DECISION,	/* struct policy_resp + string rule */
+	/* parent -> policyd: u32 json; policyd -> parent: the text. */
+	IMSG_POLICY_EXPLAIN,
+	/* policyd -> parent: the normalised policy (JSON, for events and
+	 * logs; the parent does not parse it). */
+	IMSG_POLICY_LOADED,
 
 	/* IMSG_PROXY_*, IMSG_AUDIT_*: arrive with the egress and audit issues. */
 

@@ -28,7 +28,8 @@ enum {
 	OPT_DEBUG_UI,
 	OPT_TIMEOUT,
 	OPT_HELP,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_JSON
 };
 
 static const struct option run_opts[] = {
@@ -53,6 +54,7 @@ static const struct option run_opts[] = {
 	{ "no-sandbox",	no_argument,	   NULL, OPT_NO_SANDBOX },
 	{ "debug-ui",	no_argument,	   NULL, OPT_DEBUG_UI },
 	{ "timeout",	required_argument, NULL, OPT_TIMEOUT },
+	{ "json",	no_argument,	   NULL, OPT_JSON },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ "version",	no_argument,	   NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -78,6 +80,8 @@ cli_usage(FILE *f)
 "                     [--no-sandbox] [--debug-ui] entry [args ...]\n"
 "       podrunner init-policy [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all]\n"
+"       podrunner explain [--json] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
+"                     [--allow-all] [--policy FILE] [--worker TYPE]\n"
 "       podrunner --help | --version\n"
 "\n"
 "KIND is net, read, write, env, run, ffi or sys; VALUES is a comma-separated\n"
@@ -157,6 +161,7 @@ add_values(struct run_config *rc, int layer, int kind, int deny,
 {
 	struct perm_list	*pl;
 	char			*copy, *item, *save = NULL, *norm, reason[256];
+	char			 resolved[PATH_MAX];
 
 	pl = deny ? &rc->layer[layer].deny[kind] : &rc->layer[layer].allow[kind];
 	pl->given = 1;
@@ -177,6 +182,17 @@ add_values(struct run_config *rc, int layer, int kind, int deny,
 			(void)snprintf(err, errlen, "%s: %s", what, reason);
 			free(copy);
 			return -1;
+		}
+		/*
+		 * A path grant is made for what the path resolves to now:
+		 * --allow-read=/data with /data -> /mnt/data grants
+		 * /mnt/data.  A path that does not exist stays as written.
+		 */
+		if ((kind == PERM_READ || kind == PERM_WRITE ||
+		    kind == PERM_FFI || (kind == PERM_RUN && norm[0] == '/')) &&
+		    realpath(norm, resolved) != NULL) {
+			free(norm);
+			norm = xstrdup(resolved);
 		}
 		pl->v = xreallocarray(pl->v, pl->n + 1, sizeof(*pl->v));
 		pl->v[pl->n++] = norm;
@@ -212,6 +228,13 @@ set_shm_size(struct run_config *rc, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *
+cmd_name(enum cli_cmd c)
+{
+	return c == CMD_EXPLAIN ? "explain" : c == CMD_INIT_POLICY ?
+	    "init-policy" : "run";
+}
+
 /* "--name" or "--name=value", spelled out. */
 static int
 exact_long(const char *word, const char *name)
@@ -233,7 +256,7 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 
 	if (argc < 2) {
 		(void)snprintf(err, errlen, "missing command (run, "
-		    "init-policy, --help, --version)");
+		    "init-policy, explain, --help, --version)");
 		return -1;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -248,9 +271,11 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 		rc->cmd = CMD_RUN;
 	else if (strcmp(argv[1], "init-policy") == 0)
 		rc->cmd = CMD_INIT_POLICY;
+	else if (strcmp(argv[1], "explain") == 0)
+		rc->cmd = CMD_EXPLAIN;
 	else {
 		(void)snprintf(err, errlen, "unknown command \"%s\" (run, "
-		    "init-policy, --help, --version)", argv[1]);
+		    "init-policy, explain, --help, --version)", argv[1]);
 		return -1;
 	}
 
@@ -293,8 +318,10 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 		}
 		if (ch != OPT_ALLOW_ALL && ch != OPT_HELP && ch != OPT_VERSION &&
 		    ch != 'h' && ch != 'V' && ch != '?' && ch != ':' &&
-		    runonly == NULL)
-			runonly = argv[optind - 1];
+		    ch != OPT_JSON && runonly == NULL &&
+		    !(rc->cmd == CMD_EXPLAIN && (ch == OPT_POLICY ||
+		    ch == OPT_WORKER || ch == 'd' || ch == 'v')))
+			runonly = argv[word];
 		switch (ch) {
 		case OPT_ALLOW_ALL:
 			rc->allow_all = 1;
@@ -325,6 +352,14 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 				    optarg);
 				return -1;
 			}
+			break;
+		case OPT_JSON:
+			if (rc->cmd != CMD_EXPLAIN) {
+				(void)snprintf(err, errlen, "--json is an option "
+				    "of explain");
+				return -1;
+			}
+			rc->json = 1;
 			break;
 		case OPT_NO_SANDBOX:
 			rc->no_sandbox = 1;
@@ -376,15 +411,15 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 	argc -= optind;
 	argv += optind;
 
-	if (rc->cmd == CMD_INIT_POLICY) {
+	if (rc->cmd == CMD_INIT_POLICY || rc->cmd == CMD_EXPLAIN) {
 		if (runonly != NULL) {
-			(void)snprintf(err, errlen, "init-policy: %s is an "
-			    "option of run", runonly);
+			(void)snprintf(err, errlen, "%s: %s is an option of run",
+			    cmd_name(rc->cmd), runonly);
 			return -1;
 		}
 		if (argc > 0) {
-			(void)snprintf(err, errlen, "init-policy: unexpected "
-			    "argument \"%s\"", argv[0]);
+			(void)snprintf(err, errlen, "%s: unexpected argument "
+			    "\"%s\"", cmd_name(rc->cmd), argv[0]);
 			return -1;
 		}
 		return 0;

@@ -15,6 +15,7 @@ enum cli_cmd {
 	CMD_NONE = 0,
 	CMD_RUN,
 	CMD_INIT_POLICY,
+	CMD_EXPLAIN,
 	CMD_HELP,
 	CMD_VERSION
 };
@@ -52,6 +53,7 @@ struct run_config {
 	enum worker_type	 worker;
 	int			 no_sandbox;
 	int			 debug_ui;
+	int			 json;		/* explain --json */
 	int			 debug;
 	int			 verbose;
 	uint64_t		 timeout_ms;	/* 0: none */

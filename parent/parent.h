@@ -40,6 +40,11 @@ struct parent {
 	int			 started;	/* CTL_START sent */
 	int			 shutting_down;
 	int			 exit_code;	/* -1: not decided */
+	struct runtime_rule {
+		unsigned int	 kind;
+		char		*value;
+	}			*runtime_rules;	/* LAYER_RUNTIME */
+	size_t			 nruntime;
 };
 
 extern struct parent	 parent_env;
@@ -65,5 +70,6 @@ void		 pod_signal(int);
 int		 pod_sandbox_msg(struct imsg *);
 int		 pod_active(void);
 void		 pod_cleanup_files(void);
+void		 pod_policy_loaded(struct imsg *);
 
 #endif

@@ -409,6 +409,20 @@ pod_imsg_handler(int fd, short events, void *arg)
 	imsgev_add(&pod.iev);
 }
 
+/*
+ * The normalised policy, as policyd made it: the policy-loaded event of
+ * the embedding API; logged when debugging.  Not parsed here.
+ */
+void
+pod_policy_loaded(struct imsg *imsg)
+{
+	size_t	len = imsg_get_len(imsg);
+
+	if (log_getverbose() > 0)
+		log_debug("policy-loaded: %.*s", len > 4000 ? 4000 : (int)len,
+		    (const char *)ibuf_data(&imsg->data));
+}
+
 /* Backstop: remove the pod's names, whoever died. */
 void
 pod_cleanup_files(void)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -30,6 +31,7 @@ static void	parent_sig(int, short, void *);
 static int	init_policy(struct run_config *);
 static void	find_runtime(struct run_config *);
 static int	check_entry(struct run_config *);
+static void	runtime_grants(struct run_config *);
 static __dead void usage_error(const char *);
 
 static __dead void
@@ -79,9 +81,9 @@ main(int argc, char *argv[])
 		usage_error(err);
 	log_setverbose(rc.verbose);
 
-	if ((code = check_entry(&rc)) != 0)
+	if (rc.cmd == CMD_RUN && (code = check_entry(&rc)) != 0)
 		return code;
-	if (rc.worker == WORKER_BUN) {
+	if (rc.cmd == CMD_RUN && rc.worker == WORKER_BUN) {
 		fprintf(stderr, "podrunner: the bun worker runtime is not "
 		    "built yet; use --worker exec or a .py entry\n");
 		return EXIT_PODRUNNER;
@@ -89,17 +91,15 @@ main(int argc, char *argv[])
 	if (rc.allow_all)
 		fprintf(stderr, "podrunner: warning: --allow-all: every "
 		    "permission is granted\n");
-	if (rc.no_sandbox)
+	if (rc.cmd != CMD_RUN)
+		;
+	else if (rc.no_sandbox)
 		fprintf(stderr, "podrunner: warning: --no-sandbox: the worker "
 		    "runs without kernel isolation\n");
 	else
 		fprintf(stderr, "podrunner: warning: the kernel sandbox is not "
 		    "built yet; the worker runs without namespaces, landlock "
 		    "or its seccomp profile\n");
-	if (rc.policy_path != NULL || rc.policy_b64 != NULL)
-		fprintf(stderr, "podrunner: warning: the policy document is "
-		    "checked but its rules are not applied yet (the policy "
-		    "engine is a later release)\n");
 	if (rc.debug_ui)
 		fprintf(stderr, "podrunner: warning: --debug-ui: the debug "
 		    "interface is not built yet; flag ignored\n");
@@ -120,6 +120,7 @@ main(int argc, char *argv[])
 		return EXIT_PODRUNNER;
 	}
 	find_runtime(&rc);
+	runtime_grants(&rc);
 
 	parent_env.rc = &rc;
 	parent_env.exit_code = -1;
@@ -257,6 +258,52 @@ find_runtime(struct run_config *rc)
 		parent_env.runtime[0] = '\0';
 		parent_env.runtime_script[0] = '\0';
 	}
+}
+
+static void
+runtime_grant(unsigned int kind, const char *value)
+{
+	parent_env.runtime_rules = xreallocarray(parent_env.runtime_rules,
+	    parent_env.nruntime + 1, sizeof(*parent_env.runtime_rules));
+	parent_env.runtime_rules[parent_env.nruntime].kind = kind;
+	parent_env.runtime_rules[parent_env.nruntime].value = xstrdup(value);
+	parent_env.nruntime++;
+}
+
+/*
+ * The runtime layer: what the worker runtime needs to run at all, and
+ * what podrunner itself puts in the worker's environment.  For Python:
+ * its own library directories (imports read them), the entry script,
+ * the harmless devices, PATH and PYTHONUNBUFFERED.  Below the document
+ * and the flags: a --deny-read of a library directory still wins.
+ */
+static void
+runtime_grants(struct run_config *rc)
+{
+	static const char *pats[] = {
+		"/usr/lib/python3*", "/usr/local/lib/python3*",
+	};
+	static const char *devs[] = {
+		"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
+	};
+	glob_t	 g;
+	size_t	 i, j;
+
+	if (rc->worker != WORKER_PYTHON)
+		return;
+	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		if (glob(pats[i], GLOB_ONLYDIR, NULL, &g) != 0)
+			continue;
+		for (j = 0; j < g.gl_pathc; j++)
+			runtime_grant(PERM_READ, g.gl_pathv[j]);
+		globfree(&g);
+	}
+	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+		runtime_grant(PERM_READ, devs[i]);
+	if (rc->entry != NULL)
+		runtime_grant(PERM_READ, rc->entry);
+	runtime_grant(PERM_ENV, "PATH");
+	runtime_grant(PERM_ENV, "PYTHONUNBUFFERED");
 }
 
 /*

@@ -175,7 +175,7 @@ proc_start_all(void)
 		close(sp[1]);
 		imsgev_init(&p->iev, sp[0], p->title, proc_imsg_handler, p);
 		imsgbuf_allow_fdpass(&p->iev.ibuf);
-		if (p->id == PROC_SANDBOX &&
+		if ((p->id == PROC_SANDBOX || p->id == PROC_POLICYD) &&
 		    imsgbuf_set_maxsize(&p->iev.ibuf, SPAWN_IMSG_MAX) == -1)
 			fatal("imsgbuf_set_maxsize");
 		imsgev_add(&p->iev);
@@ -234,6 +234,20 @@ proc_send_perms(enum proc_id id)
 						break;
 				}
 			}
+	/* What the worker runtime itself needs (podrunner.policy(5)). */
+	for (i = 0; i < parent_env.nruntime; i++) {
+		memset(&cp, 0, sizeof(cp));
+		cp.kind = parent_env.runtime_rules[i].kind;
+		cp.action = PERM_ALLOW;
+		cp.layer = LAYER_RUNTIME;
+		if ((b = ibuf_dynamic(64, 65536)) == NULL ||
+		    ibuf_add(b, &cp, sizeof(cp)) == -1 ||
+		    ibuf_add_string(b, parent_env.runtime_rules[i].value) == -1)
+			fatal("%s: ibuf", __func__);
+		if (imsgev_compose_ibuf(&procs[id].iev, IMSG_CFG_PERM, 0, 0,
+		    -1, b) == -1)
+			fatal("%s: compose", __func__);
+	}
 	if (rc->allow_all) {
 		/* --allow-all: every kind allowed at the flag layer. */
 		for (kind = 0; kind < PERM_MAX; kind++) {
@@ -310,6 +324,13 @@ proc_all_configured(void)
 	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
 		proc_compose(i, IMSG_CTL_START, 0, -1, NULL, 0);
 	parent_env.started = 1;
+	if (parent_env.rc->cmd == CMD_EXPLAIN) {
+		uint32_t	json = (uint32_t)parent_env.rc->json;
+
+		proc_compose(PROC_POLICYD, IMSG_POLICY_EXPLAIN, 0, -1, &json,
+		    sizeof(json));
+		return;
+	}
 	log_debug("all processes configured, starting the pod");
 	pod_start();
 }
@@ -322,6 +343,21 @@ proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 	size_t	 len;
 
 	switch (imsg_get_type(imsg)) {
+	case IMSG_POLICY_EXPLAIN:
+		/* policyd's text, copied out as it is. */
+		if (p->id != PROC_POLICYD ||
+		    parent_env.rc->cmd != CMD_EXPLAIN)
+			return -1;
+		(void)fwrite(ibuf_data(&imsg->data), 1, imsg_get_len(imsg),
+		    stdout);
+		(void)fflush(stdout);
+		proc_shutdown(0);
+		return 0;
+	case IMSG_POLICY_LOADED:
+		if (p->id != PROC_POLICYD)
+			return -1;
+		pod_policy_loaded(imsg);
+		return 0;
 	case IMSG_CFG_DONE:
 		if (imsg_get_len(imsg) != 0 || p->configured)
 			return -1;
