@@ -61,7 +61,9 @@ COMMON_SRCS	:= common/log.c common/util.c common/proto.c common/privsep.c \
 IMSG_SRCS	:= imsg/imsg.c imsg/imsg-buffer.c imsg/imsgev.c
 PODSHM_SRCS	:= worker/libpodshm/podshm.c
 PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
-		   policyd/policyd.c proxy/proxy.c auditd/auditd.c \
+		   policyd/policyd.c policyd/policy.c policyd/match.c \
+		   policyd/decide.c policyd/policy_imsg.c \
+		   proxy/proxy.c auditd/auditd.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
 		   sandbox/ctlmsg.c
 

@@ -8,6 +8,7 @@
 
 #include "auditd.h"
 #include "child.h"
+#include "policy.h"
 #include "privsep.h"
 #include "proto.h"
 
@@ -24,6 +25,7 @@ auditd_main(void)
 	if (priv_lookup_user(&pu, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	child_init(&auditd_child, "auditd");
+	auditd_child.policy = policy_new();
 	priv_confine("auditd", &pu, NULL, 0);
 	/* Nothing beyond the daemon base set until it reads a ring. */
 	priv_seccomp_allowlist("auditd", NULL, 0);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "policy.h"
+#include "policy_imsg.h"
 #include "proto.h"
 
 struct child	*child;
@@ -37,6 +39,8 @@ child_init(struct child *c, const char *title)
 	imsgev_init(&c->parent, PROC_PARENT_FD, "parent",
 	    child_parent_handler, NULL);
 	imsgbuf_allow_fdpass(&c->parent.ibuf);
+	if (imsgbuf_set_maxsize(&c->parent.ibuf, CHILD_IMSG_MAX) == -1)
+		fatal("imsgbuf_set_maxsize");
 }
 
 __dead void
@@ -115,6 +119,9 @@ child_parent_handler(int fd, short events, void *arg)
 			if (imsg_get_len(&imsg) != 0 || child->configured)
 				fatalx("unexpected CFG_DONE");
 			child->configured = 1;
+			if (child->policy != NULL &&
+			    policy_compile(child->policy, err, sizeof(err)) == -1)
+				fatalx("policy: %s", err);
 			if (child->config_done != NULL &&
 			    child->config_done(err, sizeof(err)) == -1)
 				child_compose(IMSG_CFG_ERROR, 0, -1, err,
@@ -128,6 +135,16 @@ child_parent_handler(int fd, short events, void *arg)
 			child->started = 1;
 			if (child->start != NULL)
 				child->start();
+			break;
+		case IMSG_CFG_RULE:
+		case IMSG_CFG_SETTINGS:
+		case IMSG_CFG_AUDIT_EVENT:
+			/* From policyd, forwarded: checked again here. */
+			if (child->policy == NULL || child->configured ||
+			    policy_imsg_recv(child->policy, &imsg, err,
+			    sizeof(err)) == -1)
+				fatalx("normalised policy refused: %s",
+				    child->policy ? err : "not expected");
 			break;
 		default:
 			/* An unknown message from the parent is fatal. */

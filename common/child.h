@@ -10,6 +10,7 @@
 #include "log.h"
 
 struct event_base;
+struct policy;
 
 struct child {
 	const char		 *title;
@@ -23,6 +24,9 @@ struct child {
 	 * CFG_ERROR, the parent stops). */
 	int			(*config_done)(char *, size_t);
 	void			(*start)(void);
+	/* Set: the normalised policy is received into it and compiled
+	 * before CFG_DONE (sandbox, proxy, auditd). */
+	struct policy		 *policy;
 };
 
 extern struct child	*child;

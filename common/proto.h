@@ -14,6 +14,8 @@
 
 /* Fixed fd of a child's channel to the parent (STYLE.md). */
 #define PROC_PARENT_FD		3
+/* Largest message between the parent and a child (spawn, policy). */
+#define CHILD_IMSG_MAX		(4 * 1024 * 1024)
 
 enum proc_id {
 	PROC_PARENT = 0,
@@ -39,6 +41,16 @@ enum imsg_type {
 	IMSG_CFG_POLICY_B64,	/* POD_POLICY_JSON text (policyd) */
 	IMSG_CFG_DONE,		/* end of configuration / acknowledged */
 	IMSG_CFG_ERROR,		/* child -> parent: string, configuration refused */
+	IMSG_CFG_ENVNAME,	/* parent -> policyd: a variable of its env */
+	IMSG_CFG_ENVALLOW,	/* policyd -> parent: a variable allowed */
+	/*
+	 * The normalised policy, policyd -> parent -> sandbox, proxy,
+	 * auditd (forwarded unchanged): structured, re-validated by every
+	 * receiver (policyd/policy_imsg.c).
+	 */
+	IMSG_CFG_RULE,		/* struct cfg_perm + value + origin */
+	IMSG_CFG_SETTINGS,	/* struct cfg_settings */
+	IMSG_CFG_AUDIT_EVENT,	/* a syscall name */
 
 	/* IMSG_SANDBOX_*: parent -> sandbox. */
 	IMSG_SANDBOX_FD,	/* fd for the next SPAWN: u32 enum spawn_fd */
@@ -110,6 +122,23 @@ struct cfg_perm {
 	uint8_t		action;		/* enum perm_action */
 	uint8_t		layer;		/* enum perm_layer */
 	uint8_t		all;		/* flag given without a value */
+};
+
+/* IMSG_CFG_SETTINGS: everything of the policy that is not a rule. */
+struct cfg_settings {
+	uint8_t		mode;		/* enum policy_mode */
+	uint8_t		audit_enabled;
+	uint8_t		audit_required;
+	uint8_t		plugins;	/* bit 0 namespaces, 1 landlock, 2 seccomp */
+	uint8_t		has_default[PERM_MAX];
+	uint8_t		defaults[PERM_MAX];	/* enum perm_action */
+	uint8_t		pad[2];
+	uint32_t	cpu_pct;
+	uint32_t	pids;
+	uint32_t	rate_limit;
+	uint64_t	memory;
+	uint64_t	timeout_ms;
+	uint64_t	tmpfs;
 };
 
 enum verdict {

@@ -71,5 +71,6 @@ int		 pod_sandbox_msg(struct imsg *);
 int		 pod_active(void);
 void		 pod_cleanup_files(void);
 void		 pod_policy_loaded(struct imsg *);
+int		 pod_env_allowed(struct imsg *);
 
 #endif

@@ -47,42 +47,47 @@ pod_active(void)
 	return pod.spawned && !pod.gone;
 }
 
-/* Build the scrubbed environment of the worker. */
-static int
-env_allowed(const char *name, size_t nlen)
-{
-	struct run_config	*rc = parent_env.rc;
-	struct perm_list	*al, *dl;
-	char			 n[256];
-	size_t			 i;
-	int			 layer, hit;
+/* The variables policyd allowed (IMSG_CFG_ENVALLOW), one by one. */
+static char	**env_ok;
+static size_t	  nenv_ok;
 
-	if (nlen >= sizeof(n))
+int
+pod_env_allowed(struct imsg *imsg)
+{
+	extern char	**environ;
+	char		  name[256], **e;
+	size_t		  len;
+
+	if (imsg_get_len(imsg) == 0 || imsg_get_len(imsg) >= sizeof(name) ||
+	    imsg_get_data(imsg, name, imsg_get_len(imsg)) == -1)
+		return -1;
+	name[imsg_get_len(imsg)] = '\0';
+	len = strlen(name);
+	/* Only a name we asked about, never one of ours. */
+	if (len != imsg_get_len(imsg) || strncmp(name, "POD_", 4) == 0)
+		return -1;
+	for (e = environ; *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			break;
+	if (*e == NULL)
+		return -1;
+	env_ok = xreallocarray(env_ok, nenv_ok + 1, sizeof(*env_ok));
+	env_ok[nenv_ok++] = xstrdup(name);
+	return 0;
+}
+
+static int
+env_allowed(const char *var, size_t nlen)
+{
+	size_t	i;
+
+	/* The runtime's own variable is the relay's to set. */
+	if (nlen == 10 && strncmp(var, "PODSHM_LIB", 10) == 0)
 		return 0;
-	memcpy(n, name, nlen);
-	n[nlen] = '\0';
-	/* Never: the policy itself, the runtime's own variable. */
-	if (strncmp(n, "POD_", 4) == 0 || strcmp(n, "PODSHM_LIB") == 0)
-		return 0;
-	/* The highest layer that names the variable decides; a deny in
-	 * it beats an allow, --allow-all included. */
-	for (layer = LAYER_FLAG; layer < LAYER_POLICY; layer++) {
-		al = &rc->layer[layer].allow[PERM_ENV];
-		dl = &rc->layer[layer].deny[PERM_ENV];
-		hit = 0;
-		if (dl->all)
-			return 0;
-		for (i = 0; i < dl->n; i++)
-			if (env_pattern_match(dl->v[i], n))
-				return 0;
-		if (al->all || (layer == LAYER_FLAG && rc->allow_all))
+	for (i = 0; i < nenv_ok; i++)
+		if (strlen(env_ok[i]) == nlen &&
+		    strncmp(env_ok[i], var, nlen) == 0)
 			return 1;
-		for (i = 0; i < al->n; i++)
-			if (env_pattern_match(al->v[i], n))
-				hit = 1;
-		if (hit)
-			return 1;
-	}
 	return 0;
 }
 

@@ -33,6 +33,8 @@ static void	proc_imsg_handler(int, short, void *);
 static void	proc_reap(void);
 static void	proc_child_died(struct proc *);
 static void	proc_check_done(void);
+static void	proc_configure_rest(void);
+static int	proc_forward_policy(struct imsg *);
 static void	proc_shutdown_timeout(int, short, void *);
 
 /*
@@ -175,8 +177,7 @@ proc_start_all(void)
 		close(sp[1]);
 		imsgev_init(&p->iev, sp[0], p->title, proc_imsg_handler, p);
 		imsgbuf_allow_fdpass(&p->iev.ibuf);
-		if ((p->id == PROC_SANDBOX || p->id == PROC_POLICYD) &&
-		    imsgbuf_set_maxsize(&p->iev.ibuf, SPAWN_IMSG_MAX) == -1)
+		if (imsgbuf_set_maxsize(&p->iev.ibuf, CHILD_IMSG_MAX) == -1)
 			fatal("imsgbuf_set_maxsize");
 		imsgev_add(&p->iev);
 		log_debug("started %s, pid %d", p->title, p->pid);
@@ -275,6 +276,8 @@ proc_send_perms(enum proc_id id)
 void
 proc_configure_all(void)
 {
+	extern char	**environ;
+	char		**e, *eq;
 	uint32_t	 v = PODRUNNER_PROTO_VERSION;
 	uint32_t	 verbose = (uint32_t)parent_env.rc->verbose;
 	uint32_t	 peer;
@@ -309,8 +312,41 @@ proc_configure_all(void)
 		    parent_env.rc->policy_b64,
 		    strlen(parent_env.rc->policy_b64));
 
+	/* policyd decides which of our variables the worker sees. */
+	for (e = environ; *e != NULL; e++) {
+		if ((eq = strchr(*e, '=')) == NULL || eq == *e ||
+		    (size_t)(eq - *e) >= 256 || strncmp(*e, "POD_", 4) == 0)
+			continue;
+		proc_compose(PROC_POLICYD, IMSG_CFG_ENVNAME, 0, -1, *e,
+		    (size_t)(eq - *e));
+	}
+
+	/* policyd first: the others get the policy it normalised. */
+	proc_compose(PROC_POLICYD, IMSG_CFG_DONE, 0, -1, NULL, 0);
+}
+
+/* policyd is configured: the rest of the handshake. */
+static void
+proc_configure_rest(void)
+{
+	int	i;
+
 	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
-		proc_compose(i, IMSG_CFG_DONE, 0, -1, NULL, 0);
+		if (i != PROC_POLICYD)
+			proc_compose(i, IMSG_CFG_DONE, 0, -1, NULL, 0);
+}
+
+/* The normalised policy from policyd, moved on unchanged. */
+static int
+proc_forward_policy(struct imsg *imsg)
+{
+	int	i;
+
+	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+		if (i != PROC_POLICYD && proc_compose(i, imsg_get_type(imsg),
+		    0, -1, ibuf_data(&imsg->data), imsg_get_len(imsg)) == -1)
+			return -1;
+	return 0;
 }
 
 static void
@@ -354,15 +390,27 @@ proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 		proc_shutdown(0);
 		return 0;
 	case IMSG_POLICY_LOADED:
-		if (p->id != PROC_POLICYD)
+		if (p->id != PROC_POLICYD || p->configured)
 			return -1;
 		pod_policy_loaded(imsg);
 		return 0;
+	case IMSG_CFG_ENVALLOW:
+		if (p->id != PROC_POLICYD || p->configured)
+			return -1;
+		return pod_env_allowed(imsg);
+	case IMSG_CFG_RULE:
+	case IMSG_CFG_SETTINGS:
+	case IMSG_CFG_AUDIT_EVENT:
+		if (p->id != PROC_POLICYD || p->configured)
+			return -1;
+		return proc_forward_policy(imsg);
 	case IMSG_CFG_DONE:
 		if (imsg_get_len(imsg) != 0 || p->configured)
 			return -1;
 		p->configured = 1;
 		log_debug("%s configured", p->title);
+		if (p->id == PROC_POLICYD)
+			proc_configure_rest();
 		proc_all_configured();
 		return 0;
 	case IMSG_CFG_ERROR:

@@ -112,6 +112,11 @@ void		 policy_decide(const struct policy *, unsigned int kind,
  * "default: deny (--allow-net to grant)" */
 void		 decision_describe(const struct decision *, unsigned int kind,
 		    char *buf, size_t len);
+/* The same, with the target in a default deny's hint: "default: deny
+ * (run again with --allow-net=github.com:443)". */
+void		 decision_describe_target(const struct decision *,
+		    unsigned int kind, const char *target, char *buf,
+		    size_t len);
 
 /*
  * The normalised policy as a version 1 document.  with_origin adds, for

@@ -1,15 +1,17 @@
 /*
- * policyd: decisions.  This release knows the flag and POD_* layers
- * and answers every request with allow, deny or warn and the rule that
- * decided; policy documents are checked (syntax) and carried, and are
- * applied by the full engine of the policy issue (see README).
+ * policyd: the policy decision engine as a process.  Unprivileged,
+ * chrooted, no network.  The parent sends it the layers (flags, POD_*
+ * variables, the runtime's needs) and the document; policyd normalises
+ * them once (policy.c), compiles the matchers (match.c), tells the
+ * parent the result (policy-loaded) and which of its environment
+ * variables the worker may see, then answers IMSG_POLICY_DECIDE from
+ * pod relays and the proxy, and explain.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <jansson.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@
 
 #include "child.h"
 #include "perm.h"
+#include "policy.h"
+#include "policy_imsg.h"
 #include "policyd.h"
 #include "privsep.h"
 #include "proto.h"
@@ -24,17 +28,7 @@
 
 #define POLICY_MAX_SIZE		(1024 * 1024)
 #define TARGET_MAX		4096
-
-struct rule_set {
-	int	  all;
-	char	**v;
-	size_t	  n;
-};
-
-struct layer_rules {
-	struct rule_set	allow[PERM_MAX];
-	struct rule_set	deny[PERM_MAX];
-};
+#define EXPLAIN_MAX		(2 * 1024 * 1024)
 
 /* A channel that asks for decisions: a pod relay or the proxy. */
 struct asker {
@@ -46,20 +40,14 @@ struct asker {
 static int	policyd_dispatch_parent(struct imsg *);
 static int	policyd_config_done(char *, size_t);
 static void	asker_handler(int, short, void *);
-static void	decide(const char *, unsigned int, const char *,
-		    struct policy_resp *, char *, size_t);
-static int	check_document(const char *, const char *, size_t, char *,
-		    size_t);
+static void	explain(int);
 
 static struct child		 policyd_child;
-static struct layer_rules	 layers[LAYER_DEFAULT];
+static struct policy		*pol;
 static TAILQ_HEAD(, asker)	 askers = TAILQ_HEAD_INITIALIZER(askers);
-static char			 policy_error[2048];
-static char			*policy_name;
-static unsigned char		*policy_doc;
-static size_t			 policy_len;
-
-static const char *layer_names[] = { "flag", "env", "policy", "default" };
+static char			 cfg_error[2048];
+static char			**envnames;
+static size_t			 nenvnames;
 
 /* Peers: the parent, the proxy, one channel per pod relay. */
 
@@ -74,6 +62,7 @@ policyd_main(void)
 	child_init(&policyd_child, "policyd");
 	policyd_child.dispatch = policyd_dispatch_parent;
 	policyd_child.config_done = policyd_config_done;
+	pol = policy_new();
 	priv_confine("policyd", &pu, NULL, 0);
 	/* Decisions need no syscall beyond the daemon base set. */
 	priv_seccomp_allowlist("policyd", NULL, 0);
@@ -100,42 +89,85 @@ asker_remove(struct asker *a)
 	free(a);
 }
 
+/* Keep the first configuration error; the parent stops on it. */
+static void
+cfg_fail(const char *msg)
+{
+	if (cfg_error[0] == '\0')
+		(void)snprintf(cfg_error, sizeof(cfg_error), "%s", msg);
+}
+
+/* "--allow-net", "POD_DENY_ENV", "runtime" */
+static void
+origin_of(const struct cfg_perm *cp, char *buf, size_t len)
+{
+	char	kind[16];
+	size_t	i;
+
+	switch (cp->layer) {
+	case LAYER_FLAG:
+		(void)snprintf(buf, len, "--%s-%s",
+		    cp->action == PERM_DENY ? "deny" : "allow",
+		    perm_kind_name(cp->kind));
+		break;
+	case LAYER_ENV:
+		(void)snprintf(kind, sizeof(kind), "%s",
+		    perm_kind_name(cp->kind));
+		for (i = 0; kind[i] != '\0'; i++)
+			kind[i] = (char)(kind[i] - 'a' + 'A');
+		(void)snprintf(buf, len, "POD_%s_%s",
+		    cp->action == PERM_DENY ? "DENY" : "ALLOW", kind);
+		break;
+	default:
+		(void)snprintf(buf, len, "runtime");
+		break;
+	}
+}
+
 static int
 add_perm(struct imsg *imsg)
 {
 	struct cfg_perm	 cp;
-	struct rule_set	*rs;
 	struct ibuf	 b;
-	char		*value = NULL;
+	char		*value = NULL, origin[64], err[512], msg[700];
 
 	if (imsg_get_ibuf(imsg, &b) == -1 ||
 	    ibuf_get(&b, &cp, sizeof(cp)) == -1 ||
 	    ibuf_get_string(&b, &value, TARGET_MAX) == -1 ||
-	    ibuf_size(&b) != 0 || cp.kind >= PERM_MAX || cp.action > PERM_DENY ||
-	    cp.layer >= LAYER_DEFAULT || cp.all > 1 ||
+	    ibuf_size(&b) != 0 || cp.kind >= PERM_MAX ||
+	    cp.action > PERM_DENY || cp.all > 1 ||
+	    (cp.layer != LAYER_FLAG && cp.layer != LAYER_ENV &&
+	    cp.layer != LAYER_RUNTIME) ||
 	    (cp.all && value[0] != '\0') || (!cp.all && value[0] == '\0')) {
 		free(value);
 		return -1;
 	}
-	rs = cp.action == PERM_DENY ? &layers[cp.layer].deny[cp.kind] :
-	    &layers[cp.layer].allow[cp.kind];
-	if (cp.all) {
-		rs->all = 1;
-		free(value);
-		return 0;
+	origin_of(&cp, origin, sizeof(origin));
+	if (policy_add_rule(pol, cp.kind, cp.action, cp.layer,
+	    cp.all ? NULL : value, origin, err, sizeof(err)) == -1) {
+		(void)snprintf(msg, sizeof(msg), "%s: %s", origin, err);
+		cfg_fail(msg);
 	}
-	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
-	rs->v[rs->n++] = value;
+	free(value);
 	return 0;
+}
+
+static void
+load_document(const char *name, const char *text, size_t len)
+{
+	char	err[1024];
+
+	if (policy_load(pol, name, text, len, err, sizeof(err)) == -1)
+		cfg_fail(err);
 }
 
 static int
 policyd_dispatch_parent(struct imsg *imsg)
 {
 	unsigned char	*decoded;
-	char		 name[512], *b64;
+	char		 name[512], *buf, *b64;
 	size_t		 len;
-	uint32_t	 peer;
+	uint32_t	 peer, json;
 	ssize_t		 n;
 	int		 fd;
 
@@ -147,31 +179,40 @@ policyd_dispatch_parent(struct imsg *imsg)
 		asker_add(fd, 0, "proxy");
 		return 0;
 	case IMSG_CFG_PERM:
+		if (policyd_child.configured)
+			return -1;
 		return add_perm(imsg);
+	case IMSG_CFG_ENVNAME:
+		if (imsg_get_cstring(imsg, name, sizeof(name)) == -1 ||
+		    name[0] == '\0' || policyd_child.configured)
+			return -1;
+		envnames = xreallocarray(envnames, nenvnames + 1,
+		    sizeof(*envnames));
+		envnames[nenvnames++] = xstrdup(name);
+		return 0;
 	case IMSG_CFG_POLICY_FD:
 		if (imsg_get_cstring(imsg, name, sizeof(name)) == -1 ||
-		    (fd = imsg_get_fd(imsg)) == -1 || policy_doc != NULL)
+		    (fd = imsg_get_fd(imsg)) == -1 || policyd_child.configured)
 			return -1;
-		policy_doc = xmalloc(POLICY_MAX_SIZE + 1);
-		policy_len = 0;
-		while ((n = read(fd, policy_doc + policy_len,
-		    POLICY_MAX_SIZE + 1 - policy_len)) > 0)
-			policy_len += (size_t)n;
+		buf = xmalloc(POLICY_MAX_SIZE + 1);
+		len = 0;
+		while ((n = read(fd, buf + len, POLICY_MAX_SIZE + 1 - len)) > 0)
+			len += (size_t)n;
 		close(fd);
-		policy_name = xstrdup(name);
-		if (n == -1)
-			(void)snprintf(policy_error, sizeof(policy_error),
-			    "%s: %s", name, strerror(errno));
-		else if (policy_len > POLICY_MAX_SIZE)
-			(void)snprintf(policy_error, sizeof(policy_error),
+		if (n == -1) {
+			(void)snprintf(cfg_error, sizeof(cfg_error), "%s: %s",
+			    name, strerror(errno));
+		} else if (len > POLICY_MAX_SIZE)
+			(void)snprintf(cfg_error, sizeof(cfg_error),
 			    "%s: larger than %d bytes", name, POLICY_MAX_SIZE);
 		else
-			(void)check_document(name, (char *)policy_doc,
-			    policy_len, policy_error, sizeof(policy_error));
+			load_document(name, buf, len);
+		free(buf);
 		return 0;
 	case IMSG_CFG_POLICY_B64:
 		len = imsg_get_len(imsg);
-		if (len == 0 || len > 2 * POLICY_MAX_SIZE || policy_doc != NULL)
+		if (len == 0 || len > 2 * POLICY_MAX_SIZE ||
+		    policyd_child.configured)
 			return -1;
 		b64 = xmalloc(len + 1);
 		if (imsg_get_data(imsg, b64, len) == -1) {
@@ -179,15 +220,12 @@ policyd_dispatch_parent(struct imsg *imsg)
 			return -1;
 		}
 		b64[len] = '\0';
-		policy_name = xstrdup("POD_POLICY_JSON");
 		if (memchr(b64, '\0', len) != NULL ||
-		    b64_decode(b64, &decoded, &policy_len) == -1)
-			(void)snprintf(policy_error, sizeof(policy_error),
-			    "POD_POLICY_JSON: not valid base64");
+		    b64_decode(b64, &decoded, &len) == -1)
+			cfg_fail("POD_POLICY_JSON: not valid base64");
 		else {
-			policy_doc = decoded;
-			(void)check_document(policy_name, (char *)policy_doc,
-			    policy_len, policy_error, sizeof(policy_error));
+			load_document("POD_POLICY_JSON", (char *)decoded, len);
+			free(decoded);
 		}
 		free(b64);
 		return 0;
@@ -196,165 +234,157 @@ policyd_dispatch_parent(struct imsg *imsg)
 			return -1;
 		asker_add(fd, imsg_get_peerid(imsg), "relay");
 		return 0;
+	case IMSG_POLICY_EXPLAIN:
+		if (imsg_get_data(imsg, &json, sizeof(json)) == -1 ||
+		    !policyd_child.started)
+			return -1;
+		explain(json != 0);
+		return 0;
 	}
 	return -1;
 }
 
-/* Syntax of a policy document: file, line, column and what is wrong. */
-static int
-check_document(const char *name, const char *doc, size_t len, char *err,
-    size_t errlen)
-{
-	json_error_t	 je;
-	json_t		*root;
-
-	if ((root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &je)) ==
-	    NULL) {
-		(void)snprintf(err, errlen, "%s:%d:%d: %s", name, je.line,
-		    je.column, je.text);
-		return -1;
-	}
-	if (!json_is_object(root)) {
-		(void)snprintf(err, errlen, "%s:1:1: the document must be a "
-		    "JSON object", name);
-		json_decref(root);
-		return -1;
-	}
-	json_decref(root);
-	return 0;
-}
-
+/*
+ * Configuration complete: compile, tell the parent the normalised
+ * policy and the variables its worker may see.  The runtime layer does
+ * not count for those: podrunner sets its own variables itself.
+ */
 static int
 policyd_config_done(char *err, size_t errlen)
 {
-	if (policy_error[0] != '\0') {
-		(void)snprintf(err, errlen, "policy error: %s", policy_error);
+	struct decision	 d;
+	json_t		*doc;
+	char		*text;
+	size_t		 i;
+
+	if (cfg_error[0] == '\0' && policy_compile(pol, err, errlen) == -1)
+		cfg_fail(err);
+	if (cfg_error[0] != '\0') {
+		(void)snprintf(err, errlen, "policy error: %s", cfg_error);
 		return -1;
 	}
-	if (policy_name != NULL)
-		log_info("%s: valid JSON; its rules are not applied yet",
-		    policy_name);
+	if ((doc = policy_to_json(pol, 1)) == NULL ||
+	    (text = json_dumps(doc, JSON_COMPACT)) == NULL)
+		fatalx("%s: policy_to_json", __func__);
+	json_decref(doc);
+	if (strlen(text) + IMSG_HEADER_SIZE < CHILD_IMSG_MAX)
+		child_compose(IMSG_POLICY_LOADED, 0, -1, text, strlen(text));
+	free(text);
+	for (i = 0; i < nenvnames; i++) {
+		policy_decide(pol, PERM_ENV, envnames[i], &d);
+		if (d.verdict != VERDICT_DENY && !d.monitored &&
+		    d.layer != LAYER_RUNTIME)
+			child_compose(IMSG_CFG_ENVALLOW, 0, -1, envnames[i],
+			    strlen(envnames[i]));
+		free(envnames[i]);
+	}
+	free(envnames);
+	envnames = NULL;
+	nenvnames = 0;
+	if (pol->mode == MODE_MONITOR)
+		log_warnx("monitor mode: denials are logged and allowed");
+	/* For the enforcing processes, through the parent. */
+	if (policy_imsg_send(pol, &policyd_child.parent) == -1)
+		fatal("%s: sending the policy", __func__);
 	return 0;
 }
 
-static int
-path_match(const char *rule, const char *target)
-{
-	size_t	len = strlen(rule);
+/* How each kind is enforced in this release (podrunner(1), CAVEATS). */
+static const char *enforcement[PERM_MAX] = {
+	[PERM_NET] = "the worker runtime's hooks ask policyd; the egress "
+	    "proxy and network namespace: not yet",
+	[PERM_READ] = "the worker runtime's hooks ask policyd; mounts and "
+	    "landlock: not yet",
+	[PERM_WRITE] = "the worker runtime's hooks ask policyd; mounts and "
+	    "landlock: not yet",
+	[PERM_ENV] = "the worker's environment is scrubbed to what is "
+	    "allowed; the runtime's hooks ask policyd",
+	[PERM_RUN] = "the worker runtime's hooks ask policyd; landlock "
+	    "execute rights: not yet",
+	[PERM_FFI] = "the worker runtime's hooks ask policyd",
+	[PERM_SYS] = "the worker runtime's hooks ask policyd",
+};
 
-	if (strcmp(rule, "/") == 0)
-		return target[0] == '/';
-	return strncmp(rule, target, len) == 0 &&
-	    (target[len] == '\0' || target[len] == '/');
-}
-
-/* Net targets are "host:port" or "[v6]:port"; rules may omit the port. */
-static int
-net_match(const char *rule, const char *target)
-{
-	const char	*tport, *rport;
-	size_t		 thost, rhost, sfx;
-
-	if (strcmp(rule, "*") == 0)
-		return 1;
-	tport = strrchr(target, ':');
-	thost = tport != NULL && strchr(target, ']') < tport ?
-	    (size_t)(tport - target) : strlen(target);
-	if (tport == NULL || thost == strlen(target))
-		tport = NULL;
-	rport = strrchr(rule, ':');
-	rhost = rport != NULL && (rule[0] != '[' || strchr(rule, ']') <
-	    rport) && strchr(rule, ':') == rport ? (size_t)(rport - rule) :
-	    strlen(rule);
-	if (rhost == strlen(rule))
-		rport = NULL;
-	if (rport != NULL && (tport == NULL || strcmp(rport, tport) != 0))
-		return 0;
-	if (strncmp(rule, "*.", 2) == 0) {
-		sfx = rhost - 1;	/* ".example.com" */
-		return thost > sfx && strncasecmp(target + thost - sfx,
-		    rule + 1, sfx) == 0;
-	}
-	return rhost == thost && strncasecmp(rule, target, thost) == 0;
-}
-
-static int
-rule_match(unsigned int kind, const char *rule, const char *target)
-{
-	const char	*base;
-
-	switch (kind) {
-	case PERM_READ:
-	case PERM_WRITE:
-	case PERM_FFI:
-		return path_match(rule, target);
-	case PERM_ENV:
-		return env_pattern_match(rule, target);
-	case PERM_NET:
-		return net_match(rule, target);
-	case PERM_RUN:
-		if (strchr(rule, '/') != NULL)
-			return strcmp(rule, target) == 0;
-		base = strrchr(target, '/');
-		return strcmp(rule, base != NULL ? base + 1 : target) == 0;
-	default:
-		return strcmp(rule, target) == 0;
-	}
-}
-
-/*
- * The highest layer with a rule for the target decides; inside a layer
- * a deny beats an allow.  Nothing matching: the default, deny.
- */
 static void
-decide(const char *who, unsigned int kind, const char *target,
-    struct policy_resp *resp, char *rule, size_t rulelen)
+explain(int as_json)
 {
-	struct rule_set	*al, *dl;
-	size_t		 i;
-	int		 layer;
+	json_t		*doc, *enf;
+	char		*text = NULL, line[8192], def[64];
+	size_t		 len = 0, cap = 0, i;
+	unsigned int	 k;
+	int		 n;
 
-	for (layer = LAYER_FLAG; layer < LAYER_DEFAULT; layer++) {
-		dl = &layers[layer].deny[kind];
-		al = &layers[layer].allow[kind];
-		resp->layer = (uint8_t)layer;
-		if (dl->all) {
-			resp->verdict = VERDICT_DENY;
-			(void)snprintf(rule, rulelen, "%s: deny-%s",
-			    layer_names[layer], perm_kind_name(kind));
-			goto done;
-		}
-		for (i = 0; i < dl->n; i++)
-			if (rule_match(kind, dl->v[i], target)) {
-				resp->verdict = VERDICT_DENY;
-				(void)snprintf(rule, rulelen, "%s: deny-%s=%s",
-				    layer_names[layer], perm_kind_name(kind),
-				    dl->v[i]);
-				goto done;
-			}
-		if (al->all) {
-			resp->verdict = VERDICT_ALLOW;
-			(void)snprintf(rule, rulelen, "%s: allow-%s",
-			    layer_names[layer], perm_kind_name(kind));
-			goto done;
-		}
-		for (i = 0; i < al->n; i++)
-			if (rule_match(kind, al->v[i], target)) {
-				resp->verdict = VERDICT_ALLOW;
-				(void)snprintf(rule, rulelen, "%s: allow-%s=%s",
-				    layer_names[layer], perm_kind_name(kind),
-				    al->v[i]);
-				goto done;
-			}
+	if (as_json) {
+		doc = json_object();
+		enf = json_object();
+		for (k = 0; k < PERM_MAX; k++)
+			json_object_set_new(enf, perm_kind_name(k),
+			    json_string(enforcement[k]));
+		json_object_set_new(doc, "policy", policy_to_json(pol, 1));
+		json_object_set_new(doc, "enforcement", enf);
+		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(doc);
+		if (text == NULL)
+			fatalx("%s: json_dumps", __func__);
+		len = strlen(text);
+		text = realloc(text, len + 2);
+		text[len++] = '\n';
+		text[len] = '\0';
+		goto send;
 	}
-	resp->verdict = VERDICT_DENY;
-	resp->layer = LAYER_DEFAULT;
-	(void)snprintf(rule, rulelen, "default: deny (--allow-%s to grant)",
-	    perm_kind_name(kind));
- done:
-	log_info("decision for %s: %s %s \"%s\" by %s", who,
-	    resp->verdict == VERDICT_DENY ? "deny" : "allow",
-	    perm_kind_name(kind), target, rule);
+#define APPEND(...) do {						\
+	n = snprintf(line, sizeof(line), __VA_ARGS__);			\
+	if (n < 0)							\
+		break;							\
+	if ((size_t)n >= sizeof(line))					\
+		n = sizeof(line) - 1;					\
+	if (len + (size_t)n + 1 > cap) {				\
+		cap = (len + (size_t)n + 1) * 2;			\
+		text = xreallocarray(text, cap, 1);			\
+	}								\
+	memcpy(text + len, line, (size_t)n + 1);			\
+	len += (size_t)n;						\
+} while (0)
+	APPEND("mode: %s%s\n", pol->mode == MODE_MONITOR ? "monitor" : "strict",
+	    pol->mode == MODE_MONITOR ? " (denials are logged and allowed)" :
+	    "");
+	if (pol->document != NULL)
+		APPEND("document: %s\n", pol->document);
+	for (k = 0; k < PERM_MAX; k++) {
+		if (pol->has_default[k])
+			(void)snprintf(def, sizeof(def), "%s (document)",
+			    action_name(pol->defaults[k]));
+		else
+			(void)snprintf(def, sizeof(def), "deny");
+		APPEND("\n%s: default %s\n", perm_kind_name(k), def);
+		for (i = 0; i < pol->nrules; i++) {
+			if (pol->rules[i].kind != k)
+				continue;
+			APPEND("  %-5s %-40s %-8s %s\n",
+			    action_name(pol->rules[i].action),
+			    pol->rules[i].value ? pol->rules[i].value :
+			    "(all)", layer_name(pol->rules[i].layer),
+			    pol->rules[i].origin ? pol->rules[i].origin : "");
+		}
+		APPEND("  enforced by: %s\n", enforcement[k]);
+	}
+	APPEND("\nresources: memory %llu, cpu %u%%, pids %u, timeout %llu ms, "
+	    "tmpfs %llu (0: unlimited or default; applied by the kernel "
+	    "sandbox, not yet)\n", (unsigned long long)pol->res.memory,
+	    pol->res.cpu_pct, pol->res.pids,
+	    (unsigned long long)pol->res.timeout_ms,
+	    (unsigned long long)pol->res.tmpfs);
+	APPEND("audit: %s%s", pol->audit.enabled ? "enabled" : "disabled",
+	    pol->audit.required ? ", required" : "");
+	for (i = 0; i < pol->audit.nevents; i++)
+		APPEND("%s%s", i == 0 ? ", events " : " ", pol->audit.events[i]);
+	APPEND(" (the eBPF audit: not yet)\n");
+#undef APPEND
+ send:
+	if (len + IMSG_HEADER_SIZE > CHILD_IMSG_MAX)
+		len = CHILD_IMSG_MAX - IMSG_HEADER_SIZE;
+	child_compose(IMSG_POLICY_EXPLAIN, 0, -1, text, len);
+	free(text);
 }
 
 static void
@@ -363,9 +393,10 @@ asker_handler(int fd, short events, void *arg)
 	struct asker		*a = arg;
 	struct policy_req	 req;
 	struct policy_resp	 resp;
+	struct decision		 d;
 	struct imsg		 imsg;
 	struct ibuf		 b, *out;
-	char			*target, rule[TARGET_MAX + 64];
+	char			*target, rule[TARGET_MAX + 256];
 	uint32_t		 peerid;
 	int			 n;
 
@@ -386,7 +417,8 @@ asker_handler(int fd, short events, void *arg)
 		    imsg_get_ibuf(&imsg, &b) == -1 ||
 		    ibuf_get(&b, &req, sizeof(req)) == -1 ||
 		    ibuf_get_string(&b, &target, TARGET_MAX) == -1 ||
-		    ibuf_size(&b) != 0 || req.kind >= PERM_MAX) {
+		    ibuf_size(&b) != 0 || req.kind >= PERM_MAX ||
+		    !pol->compiled) {
 			/* A bad request closes that channel, nothing else. */
 			log_warnx("malformed request from %s, closing it",
 			    a->iev.name);
@@ -396,13 +428,25 @@ asker_handler(int fd, short events, void *arg)
 			asker_remove(a);
 			return;
 		}
-		memset(&resp, 0, sizeof(resp));
-		resp.reqid = req.reqid;
-		decide(a->iev.name, req.kind, target, &resp, rule,
-		    sizeof(rule));
-		free(target);
 		peerid = imsg_get_peerid(&imsg);
 		imsg_free(&imsg);
+		policy_decide(pol, req.kind, target, &d);
+		decision_describe_target(&d, req.kind, target, rule, sizeof(rule));
+		/* Denials, warnings and monitored denials are the audit
+		 * trail; plain allows are debug. */
+		if (d.verdict == VERDICT_ALLOW && !d.monitored)
+			log_debug("%s: allow %s \"%s\": %s", a->iev.name,
+			    perm_kind_name(req.kind), target, rule);
+		else
+			log_info("%s: %s %s \"%s\": %s", a->iev.name,
+			    d.monitored ? "monitor-allow" :
+			    d.verdict == VERDICT_DENY ? "deny" : "warn",
+			    perm_kind_name(req.kind), target, rule);
+		free(target);
+		memset(&resp, 0, sizeof(resp));
+		resp.reqid = req.reqid;
+		resp.verdict = d.verdict;
+		resp.layer = d.layer;
 		if ((out = ibuf_dynamic(64, sizeof(rule) + 64)) == NULL ||
 		    ibuf_add(out, &resp, sizeof(resp)) == -1 ||
 		    ibuf_add_string(out, rule) == -1 ||

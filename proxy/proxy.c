@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "child.h"
+#include "policy.h"
 #include "privsep.h"
 #include "proto.h"
 #include "proxy.h"
@@ -29,6 +30,7 @@ proxy_main(void)
 	if (priv_lookup_user(&pu, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	child_init(&proxy_child, "proxy");
+	proxy_child.policy = policy_new();
 	proxy_child.dispatch = proxy_dispatch_parent;
 	priv_confine("proxy", &pu, NULL, 0);
 	/* Nothing beyond the daemon base set until it proxies. */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "policy.h"
 #include "privsep.h"
 #include "proto.h"
 #include "sandbox.h"
@@ -81,6 +82,7 @@ sandbox_main(void)
 	struct event	*ev;
 
 	child_init(&sandbox_child, "sandbox");
+	sandbox_child.policy = policy_new();
 	sandbox_child.dispatch = sandbox_dispatch_parent;
 
 	/* Opened before the chroot, used with *at() calls. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "proto.h"
 
 struct ibuf;
 struct imsg;
@@ -19,7 +20,7 @@ struct imsg;
 #define PODID_LEN	16		/* hex digits */
 #define SPAWN_MAX_ARGS	4096
 #define SPAWN_MAX_STR	(128 * 1024)
-#define SPAWN_IMSG_MAX	(4 * 1024 * 1024)
+#define SPAWN_IMSG_MAX	CHILD_IMSG_MAX
 #define POD_IMSG_MAX	(256 * 1024)	/* relay <-> parent channel */
 #define POD_OUTPUT_CHUNK (64 * 1024)
 
