@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "parent.h"
+#include "policy.h"
 #include "privsep.h"
 #include "util.h"
 
@@ -308,49 +309,49 @@ runtime_grants(struct run_config *rc)
 
 /*
  * init-policy: the flags as a version 1 policy document
- * (podrunner.policy(5)).
+ * (podrunner.policy(5)), built by the policy engine itself, so that it
+ * loads back into the same normalised policy.  The flags are the
+ * user's own command line: the parent may read them.
  */
 static int
 init_policy(struct run_config *rc)
 {
-	json_t		*doc, *defaults, *rules, *r, *a, *d, *plugins, *audit;
-	struct perm_list *al, *dl;
-	size_t		 i;
-	int		 k;
+	struct perm_list	*pl;
+	struct policy		*p;
+	json_t			*doc;
+	char			 err[512], origin[64];
+	size_t			 i;
+	int			 k, deny, rv = EXIT_PODRUNNER;
 
-	doc = json_object();
-	defaults = json_object();
-	rules = json_object();
-	plugins = json_pack("{s:b, s:b, s:b}", "namespaces", 1, "landlock", 1,
-	    "seccomp", 1);
-	audit = json_pack("{s:b, s:[s,s,s]}", "enabled", 1, "events",
-	    "openat", "connect", "execve");
-	for (k = 0; k < PERM_MAX; k++) {
-		al = &rc->layer[LAYER_FLAG].allow[k];
-		dl = &rc->layer[LAYER_FLAG].deny[k];
-		json_object_set_new(defaults, perm_kind_name(k), json_string(
-		    dl->all ? "deny" : (rc->allow_all || al->all) ? "allow" :
-		    "deny"));
-		r = json_object();
-		a = json_array();
-		d = json_array();
-		for (i = 0; i < al->n; i++)
-			json_array_append_new(a, json_string(al->v[i]));
-		for (i = 0; i < dl->n; i++)
-			json_array_append_new(d, json_string(dl->v[i]));
-		json_object_set_new(r, "allow", a);
-		json_object_set_new(r, "deny", d);
-		json_object_set_new(rules, perm_kind_name(k), r);
+	p = policy_new();
+	for (k = 0; k < PERM_MAX; k++)
+		for (deny = 0; deny < 2; deny++) {
+			pl = deny ? &rc->layer[LAYER_FLAG].deny[k] :
+			    &rc->layer[LAYER_FLAG].allow[k];
+			(void)snprintf(origin, sizeof(origin), "--%s-%s",
+			    deny ? "deny" : "allow", perm_kind_name(k));
+			if ((pl->all || (rc->allow_all && !deny)) &&
+			    policy_add_rule(p, k, deny ? PERM_DENY : PERM_ALLOW,
+			    LAYER_FLAG, NULL, origin, err, sizeof(err)) == -1)
+				goto fail;
+			for (i = 0; i < pl->n; i++)
+				if (policy_add_rule(p, k, deny ? PERM_DENY :
+				    PERM_ALLOW, LAYER_FLAG, pl->v[i], origin, err,
+				    sizeof(err)) == -1)
+					goto fail;
+		}
+	if ((doc = policy_to_json(p, 0)) == NULL) {
+		(void)snprintf(err, sizeof(err), "a value is not valid UTF-8");
+		goto fail;
 	}
-	json_object_set_new(doc, "version", json_integer(1));
-	json_object_set_new(doc, "mode", json_string("strict"));
-	json_object_set_new(doc, "plugins", plugins);
-	json_object_set_new(doc, "defaults", defaults);
-	json_object_set_new(doc, "rules", rules);
-	json_object_set_new(doc, "audit", audit);
-	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == -1)
-		return EXIT_PODRUNNER;
-	printf("\n");
+	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
+	    printf("\n") == 1 && fflush(stdout) == 0)
+		rv = 0;
 	json_decref(doc);
-	return fflush(stdout) == 0 ? 0 : EXIT_PODRUNNER;
+	policy_free(p);
+	return rv;
+ fail:
+	fprintf(stderr, "podrunner: init-policy: %s\n", err);
+	policy_free(p);
+	return EXIT_PODRUNNER;
 }
