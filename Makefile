@@ -65,7 +65,7 @@ PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
 		   policyd/decide.c policyd/policy_imsg.c \
 		   proxy/proxy.c auditd/auditd.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
-		   sandbox/ctlmsg.c
+		   sandbox/ctlmsg.c sandbox/podfs.c
 
 obj		= $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))

@@ -171,6 +171,9 @@ pod_start(void)
 	sp.args = rc->args;
 	sp.nargs = (size_t)rc->nargs;
 	sp.env = worker_env(&sp.nenv);
+	sp.invoker_uid = getuid();
+	sp.invoker_gid = getgid();
+	sp.tmpfs_size = TMPFS_SIZE_DEFAULT;
 	if ((b = spawn_spec_build(&sp)) == NULL)
 		fatal("spawn description too large");
 	for (i = 0; i < sp.nenv; i++)

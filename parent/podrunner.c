@@ -98,9 +98,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "podrunner: warning: --no-sandbox: the worker "
 		    "runs without kernel isolation\n");
 	else
-		fprintf(stderr, "podrunner: warning: the kernel sandbox is not "
-		    "built yet; the worker runs without namespaces, landlock "
-		    "or its seccomp profile\n");
+		fprintf(stderr, "podrunner: warning: landlock, the worker's "
+		    "seccomp profile and cgroup limits are not built yet; the "
+		    "pod has its namespaces and filesystem\n");
 	if (rc.debug_ui)
 		fprintf(stderr, "podrunner: warning: --debug-ui: the debug "
 		    "interface is not built yet; flag ignored\n");

@@ -1510,6 +1510,13 @@ jstr(const char *s, int *bad)
  * NULL if a value or origin is not UTF-8, which JSON cannot carry
  * (a path given as a flag can be any bytes).
  */
+/* deny > warn > allow, inside one layer. */
+static int
+strength(unsigned int action)
+{
+	return action == PERM_DENY ? 2 : action == PERM_WARN ? 1 : 0;
+}
+
 json_t *
 policy_to_json(const struct policy *p, int with_origin)
 {
@@ -1557,9 +1564,15 @@ policy_to_json(const struct policy *p, int with_origin)
 			r = &p->rules[i];
 			if (r->kind != k)
 				continue;
+			/*
+			 * Flattened, a rule of the whole kind's layer that
+			 * the whole-kind rule beats (deny > warn > allow in
+			 * one layer) would win over the default: drop it.
+			 */
 			if (!with_origin && (r->layer == LAYER_RUNTIME ||
 			    r->layer > top ||
-			    (r->layer == top && r->value == NULL)))
+			    (r->layer == top && (r->value == NULL ||
+			    strength(r->action) < strength(def)))))
 				continue;
 			item = jstr(r->value != NULL ? r->value : "*", &bad);
 			if (with_origin)

@@ -9,10 +9,14 @@
  * deliver one to the worker's uid.  With the kernel sandbox this
  * process becomes pid 1 of the pod's pid namespace.
  */
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+
+#include <net/if.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +24,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "podfs.h"
 #include "proto.h"
 #include "sandbox.h"
 
@@ -31,17 +37,82 @@
 
 static __dead void	podinit_exit(int);
 
+#define PI_GO		5	/* one byte releases the sandbox set-up */
+#define PI_USERNS	6	/* the idmapping's user namespace */
+
 /*
- * Report errno on the exec pipe and leave: positive for the worker's
- * exec, negative for pod init's own set-up.
+ * Report on the exec pipe and leave: the worker's exec errno, or pod
+ * init's own failed step.
  */
+static __dead void
+podinit_report(int code, const char *msg)
+{
+	struct podinit_err	pe;
+
+	memset(&pe, 0, sizeof(pe));
+	pe.code = code == 127 ? errno : -1;
+	if (errno == 0)		/* msg says it all */
+		(void)snprintf(pe.msg, sizeof(pe.msg), "%s", msg);
+	else
+		(void)snprintf(pe.msg, sizeof(pe.msg), "%s%s%s",
+		    msg ? msg : "", msg ? ": " : "", strerror(errno));
+	(void)!write(PI_ERRPIPE, &pe, sizeof(pe));
+	_exit(code);
+}
+
 static __dead void
 podinit_fail(int code)
 {
-	int	e = code == 127 ? errno : -errno;
+	podinit_report(code, code == 127 ? NULL : "pod init");
+}
 
-	(void)!write(PI_ERRPIPE, &e, sizeof(e));
-	_exit(code);
+/* Bring up the pod's loopback (its network namespace starts down). */
+static int
+lo_up(void)
+{
+	struct ifreq	ifr;
+	int		s, rv = -1;
+
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	(void)strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		rv = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+	return rv;
+}
+
+/*
+ * The kernel sandbox's steps inside the new namespaces, once the relay
+ * has done its part: hostname, the filesystem plan, pivot_root,
+ * loopback.  Each failure names its step.
+ */
+static void
+podinit_sandbox(const struct podinit *pi)
+{
+	char	err[200], c;
+
+	if (read(PI_GO, &c, 1) != 1)
+		_exit(EXIT_PODRUNNER);	/* the relay is gone */
+	close(PI_GO);
+	if (sethostname(pi->hostname, strlen(pi->hostname)) == -1)
+		podinit_report(EXIT_PODRUNNER, "sethostname");
+	if (fsplan_run(pi->plan, pi->root, pi->userns_fd == -1 ? -1 :
+	    PI_USERNS, err, sizeof(err)) == -1) {
+		errno = 0;
+		podinit_report(EXIT_PODRUNNER, err);
+	}
+	if (pi->userns_fd != -1)
+		close(PI_USERNS);
+	if (fs_pivot(pi->root, err, sizeof(err)) == -1) {
+		errno = 0;
+		podinit_report(EXIT_PODRUNNER, err);
+	}
+	if (lo_up() == -1)
+		podinit_report(EXIT_PODRUNNER, "loopback up");
 }
 
 static int
@@ -59,22 +130,27 @@ podinit_run(const struct podinit *pi)
 	struct pollfd		 pfd[2];
 	sigset_t		 all, none;
 	pid_t			 worker, pid, self;
-	int			 hi[5], i, sfd, status, done = 0, code = 0;
+	int			 hi[7], i, sfd, status, done = 0, code = 0;
 
-	/* stdin, stdout, stderr, then the two pipes, at fixed places. */
+	/* stdin, stdout, stderr, then the pipes, at fixed places. */
 	hi[0] = fcntl(pi->stdin_fd, F_DUPFD_CLOEXEC, 16);
 	hi[1] = fcntl(pi->stdout_fd, F_DUPFD_CLOEXEC, 16);
 	hi[2] = fcntl(pi->stderr_fd, F_DUPFD_CLOEXEC, 16);
 	hi[3] = fcntl(pi->errpipe, F_DUPFD_CLOEXEC, 16);
 	hi[4] = fcntl(pi->lifeline, F_DUPFD_CLOEXEC, 16);
-	for (i = 0; i < 5; i++)
-		if (hi[i] == -1 || fd_move(hi[i], i) == -1)
+	hi[5] = pi->sandboxed ? fcntl(pi->gofd, F_DUPFD_CLOEXEC, 16) : -2;
+	hi[6] = pi->sandboxed && pi->userns_fd != -1 ?
+	    fcntl(pi->userns_fd, F_DUPFD_CLOEXEC, 16) : -2;
+	for (i = 0; i < 7; i++)
+		if (hi[i] == -1 || (hi[i] >= 0 && fd_move(hi[i], i) == -1))
 			_exit(EXIT_PODRUNNER);
-	/* The pipes must not survive the worker's exec. */
-	if (fcntl(PI_ERRPIPE, F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(PI_LIFELINE, F_SETFD, FD_CLOEXEC) == -1)
-		_exit(EXIT_PODRUNNER);
-	(void)close_range(5, ~0U, 0);
+	/* None of them survives the worker's exec. */
+	for (i = 3; i < 7; i++)
+		if (hi[i] >= 0 && fcntl(i, F_SETFD, FD_CLOEXEC) == -1)
+			_exit(EXIT_PODRUNNER);
+	(void)close_range(7, ~0U, 0);
+	if (pi->sandboxed)
+		podinit_sandbox(pi);
 
 	setproctitle("pod init");
 	sigfillset(&all);

@@ -11,6 +11,7 @@
  * 7 the lifeline (for pod init).
  */
 #include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -18,12 +19,14 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <glob.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -39,6 +42,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "podshm.h"
+#include "podfs.h"
 #include "privsep.h"
 #include "proto.h"
 #include "sandbox.h"
@@ -65,6 +69,12 @@ static struct {
 	int			 ready, cut_off, exited, status;
 	char			 dir[256], sock[PATH_MAX];
 	char			 shm_name[128];
+	int			 sandboxed;	/* namespaces and the plan */
+	struct fsplan		 plan;
+	int			 userns_fd;	/* idmapping, -1 */
+	int			 go[2];		/* releases pod init */
+	int			 errpipe;	/* pod init's report */
+	char			 hostname[64];
 } r;
 
 static int	setup_fail(int, const char *, ...)
@@ -99,6 +109,8 @@ setup_fail(int code, const char *fmt, ...)
 static int
 step_pod_dir(void)
 {
+	char	root[PATH_MAX];
+
 	pod_dir_name(r.sp.podid, r.dir, sizeof(r.dir));
 	if (mkdir(r.dir, 0700) == -1)
 		return setup_fail(EXIT_PODRUNNER, "pod directory %s: %s", r.dir,
@@ -106,6 +118,192 @@ step_pod_dir(void)
 	if (chown(r.dir, r.sp.worker_uid, r.sp.worker_gid) == -1)
 		return setup_fail(EXIT_PODRUNNER, "pod directory %s: chown: %s",
 		    r.dir, strerror(errno));
+	(void)snprintf(root, sizeof(root), "%s/%s", r.dir, POD_ROOT);
+	if (r.sandboxed && mkdir(root, 0700) == -1)
+		return setup_fail(EXIT_PODRUNNER, "pod root %s: %s", root,
+		    strerror(errno));
+	return 0;
+}
+
+/* Bind the runtime's own files: read-only, executable, as they are. */
+static void
+plan_runtime_glob(const char *pat)
+{
+	glob_t	g;
+	size_t	i;
+
+	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
+		return;
+	for (i = 0; i < g.gl_pathc; i++)
+		fsplan_add(&r.plan, FSOP_BIND, g.gl_pathv[i], g.gl_pathv[i],
+		    FSOP_RO, 0, 0);
+	globfree(&g);
+}
+
+/* The interpreter of a "#!" script, if the entry is one. */
+static void
+plan_interpreter(const char *entry)
+{
+	char	line[256], *p, *e;
+	FILE	*f;
+
+	if ((f = fopen(entry, "re")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) != NULL && strncmp(line, "#!", 2) == 0) {
+		for (p = line + 2; *p == ' ' || *p == '\t'; p++)
+			;
+		e = p + strcspn(p, " \t\n");
+		*e = '\0';
+		if (*p == '/')
+			fsplan_add(&r.plan, FSOP_BIND, p, p,
+			    FSOP_RO | FSOP_OPTIONAL, 0, 0);
+	}
+	fclose(f);
+}
+
+static int
+grant_cmp(const void *a, const void *b)
+{
+	const struct spawn_grant *ga = a, *gb = b;
+	size_t	la = strlen(ga->path), lb = strlen(gb->path);
+
+	/* Parents first (shorter paths), then the same paths together. */
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(ga->path, gb->path);
+}
+
+/*
+ * The pod's filesystem (podrunner(8), THE POD): a tmpfs root, the
+ * runtime read-only, a minimal /dev, a private /tmp, the pod's own
+ * directory (control socket, runtime copies), the entry, the grants
+ * (idmapped: the invoking user's files are the worker's), and the
+ * denied paths hidden.  Anything else does not exist.
+ */
+static int
+step_plan(void)
+{
+	static const char *toplevel[] = {
+		"/bin", "/boot", "/etc", "/home", "/lib", "/lib64", "/media",
+		"/mnt", "/opt", "/root", "/sbin", "/srv", "/usr", "/var",
+	};
+	static const char *devs[] = {
+		"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+		"/dev/urandom",
+	};
+	struct spawn_grant	*g;
+	char			 path[PATH_MAX], shm[PATH_MAX];
+	unsigned int		 fl;
+	size_t			 i, j;
+
+	fsplan_add(&r.plan, FSOP_TMPFS, NULL, "/", 0, 1024 * 1024, 0755);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "usr/bin", "/bin", 0, 0, 0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "usr/sbin", "/sbin", 0, 0, 0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "usr/lib", "/lib", 0, 0, 0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "usr/lib64", "/lib64", 0, 0, 0);
+	fsplan_add(&r.plan, FSOP_TMPFS, NULL, "/dev", FSOP_NOEXEC, 64 * 1024,
+	    0755);
+	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+		fsplan_add(&r.plan, FSOP_DEV, devs[i], devs[i], FSOP_NOEXEC, 0,
+		    0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "/proc/self/fd", "/dev/fd", 0, 0, 0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "/proc/self/fd/0", "/dev/stdin", 0,
+	    0, 0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "/proc/self/fd/1", "/dev/stdout", 0,
+	    0, 0);
+	fsplan_add(&r.plan, FSOP_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0,
+	    0, 0);
+	fsplan_add(&r.plan, FSOP_TMPFS, NULL, "/dev/shm", FSOP_NOEXEC,
+	    64 * 1024, 0755);
+	fsplan_add(&r.plan, FSOP_TMPFS, NULL, "/tmp", FSOP_NOEXEC,
+	    r.sp.tmpfs_size, 01777);
+	fsplan_add(&r.plan, FSOP_MKDIR, NULL, "/proc", 0, 0, 0555);
+
+	/*
+	 * The grants, parents first, idmapped: the invoking user's files
+	 * are the worker's.  Grants of one path fold into one bind:
+	 * writable if written, executable if run.
+	 */
+	qsort(r.sp.grants, r.sp.ngrants, sizeof(*r.sp.grants), grant_cmp);
+	for (i = 0; i < r.sp.ngrants; i++) {
+		g = &r.sp.grants[i];
+		if (g->action == PERM_DENY || (i > 0 &&
+		    strcmp(g->path, r.sp.grants[i - 1].path) == 0 &&
+		    r.sp.grants[i - 1].action != PERM_DENY))
+			continue;	/* masks last; folded already */
+		if (strncmp(g->path, "/proc", 5) == 0 ||
+		    strncmp(g->path, "/sys", 4) == 0 ||
+		    strncmp(g->path, "/dev", 4) == 0 ||
+		    strncmp(g->path, PATH_RUNDIR, strlen(PATH_RUNDIR)) == 0) {
+			log_warnx("pod %s: %s is not mapped into pods",
+			    r.sp.podid, g->path);
+			continue;
+		}
+		fl = FSOP_IDMAP | FSOP_OPTIONAL | FSOP_RO | FSOP_NOEXEC;
+		for (j = i; j < r.sp.ngrants &&
+		    strcmp(r.sp.grants[j].path, g->path) == 0; j++) {
+			if (r.sp.grants[j].action == PERM_DENY)
+				continue;
+			if (r.sp.grants[j].kind == PERM_WRITE)
+				fl &= ~FSOP_RO;
+			if (r.sp.grants[j].kind == PERM_RUN)
+				fl &= ~FSOP_NOEXEC;
+		}
+		if (strcmp(g->path, "/") != 0) {
+			fsplan_add(&r.plan, FSOP_BIND, g->path, g->path, fl, 0,
+			    0);
+			continue;
+		}
+		/* The whole kind: the host's directories, not its /proc,
+		 * /sys, /dev, /run or /tmp. */
+		for (j = 0; j < sizeof(toplevel) / sizeof(toplevel[0]); j++)
+			if (realpath(toplevel[j], path) != NULL &&
+			    strcmp(path, toplevel[j]) == 0)
+				fsplan_add(&r.plan, FSOP_BIND, path, path, fl, 0,
+				    0);
+	}
+
+	/* The runtime on top: read-only, executable, as it is. */
+	fsplan_add(&r.plan, FSOP_BIND, "/usr/lib/x86_64-linux-gnu",
+	    "/usr/lib/x86_64-linux-gnu", FSOP_RO | FSOP_OPTIONAL, 0, 0);
+	fsplan_add(&r.plan, FSOP_BIND, "/usr/lib64", "/usr/lib64",
+	    FSOP_RO | FSOP_OPTIONAL, 0, 0);
+	fsplan_add(&r.plan, FSOP_BIND, "/etc/ld.so.cache", "/etc/ld.so.cache",
+	    FSOP_RO | FSOP_OPTIONAL, 0, 0);
+	if (r.protocol) {
+		/* Python: the interpreter and its library directories. */
+		if (realpath(r.sp.runtime, path) == NULL)
+			return setup_fail(EXIT_PODRUNNER, "runtime %s: %s",
+			    r.sp.runtime, strerror(errno));
+		fsplan_add(&r.plan, FSOP_BIND, path, path, FSOP_RO, 0, 0);
+		if (strcmp(path, r.sp.runtime) != 0)
+			fsplan_add(&r.plan, FSOP_SYMLINK, path, r.sp.runtime, 0,
+			    0, 0);
+		plan_runtime_glob("/usr/lib/python3*");
+		plan_runtime_glob("/usr/local/lib/python3*");
+		/* The pod's directory (the socket, the runtime copies), its
+		 * segment, the entry. */
+		fsplan_add(&r.plan, FSOP_BIND, r.dir, r.dir, FSOP_RO, 0, 0);
+		(void)snprintf(shm, sizeof(shm), "%s/%s", PATH_SHMDIR,
+		    r.shm_name);
+		fsplan_add(&r.plan, FSOP_BIND, shm, shm, FSOP_NOEXEC, 0, 0);
+		fsplan_add(&r.plan, FSOP_BIND, r.sp.entry, r.sp.entry,
+		    FSOP_RO | FSOP_NOEXEC | FSOP_IDMAP, 0, 0);
+	} else {
+		fsplan_add(&r.plan, FSOP_BIND, r.sp.entry, r.sp.entry,
+		    FSOP_RO | FSOP_IDMAP, 0, 0);
+		plan_interpreter(r.sp.entry);
+	}
+
+	/* What the policy denies inside a grant does not exist. */
+	for (i = 0; i < r.sp.ngrants; i++)
+		if (r.sp.grants[i].action == PERM_DENY &&
+		    r.sp.grants[i].kind == PERM_READ)
+			fsplan_add(&r.plan, FSOP_MASK, NULL, r.sp.grants[i].path,
+			    0, 0, 0);
+	if (log_getverbose() > 1)
+		fsplan_print(&r.plan, stderr);
+	(void)snprintf(r.hostname, sizeof(r.hostname), "pod-%s", r.sp.podid);
 	return 0;
 }
 
@@ -274,11 +472,11 @@ step_entry(void)
 static int
 step_spawn_worker(void)
 {
+	static char	*argv[SPAWN_MAX_ARGS + 8];
+	static char	 size[32], root[PATH_MAX];
 	struct podinit	 pi;
-	char		*argv[SPAWN_MAX_ARGS + 8], size[32];
-	int		 out[2], err[2], ep[2], e;
+	int		 out[2], err[2], ep[2];
 	size_t		 i, argc = 0;
-	ssize_t		 n;
 	pid_t		 pid;
 
 	if (r.protocol) {
@@ -299,7 +497,7 @@ step_spawn_worker(void)
 	r.sp.env[r.sp.nenv] = NULL;
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
-	    pipe2(ep, O_CLOEXEC) == -1)
+	    pipe2(ep, O_CLOEXEC) == -1 || pipe2(r.go, O_CLOEXEC) == -1)
 		return setup_fail(EXIT_PODRUNNER, "pipes: %s", strerror(errno));
 	memset(&pi, 0, sizeof(pi));
 	pi.uid = r.sp.worker_uid;
@@ -312,9 +510,22 @@ step_spawn_worker(void)
 	pi.stderr_fd = err[1];
 	pi.errpipe = ep[1];
 	pi.lifeline = RELAY_FD_LIFELINE;
-	switch (pid = fork()) {
+	pi.sandboxed = r.sandboxed;
+	if (r.sandboxed) {
+		(void)snprintf(root, sizeof(root), "%s/%s", r.dir, POD_ROOT);
+		pi.plan = &r.plan;
+		pi.root = root;
+		pi.userns_fd = r.userns_fd;
+		pi.gofd = r.go[0];
+		pi.hostname = r.hostname;
+	}
+	/* Pod init: pid 1 of the pod's new namespaces, or a plain child. */
+	pid = r.sandboxed ? (pid_t)syscall(SYS_clone, CLONE_NEWNS |
+	    CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
+	    CLONE_NEWCGROUP | SIGCHLD, 0, 0, 0, 0) : fork();
+	switch (pid) {
 	case -1:
-		return setup_fail(EXIT_PODRUNNER, "fork: %s", strerror(errno));
+		return setup_fail(EXIT_PODRUNNER, "clone: %s", strerror(errno));
 	case 0:
 		podinit_run(&pi);
 	}
@@ -322,30 +533,65 @@ step_spawn_worker(void)
 	close(out[1]);
 	close(err[1]);
 	close(ep[1]);
+	close(r.go[0]);
 	close(RELAY_FD_STDIN);
 	close(RELAY_FD_LIFELINE);
+	if (r.userns_fd != -1) {
+		close(r.userns_fd);
+		r.userns_fd = -1;
+	}
+	r.errpipe = ep[0];
 	r.out_fd[STDOUT_FILENO] = out[0];
 	r.out_fd[STDERR_FILENO] = err[0];
 	(void)fcntl(out[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(err[0], F_SETFL, O_NONBLOCK);
-	/* The exec either closes the pipe or reports its errno. */
-	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (n == sizeof(e) && e < 0) {
-		(void)waitpid(pid, NULL, 0);
-		r.worker = -1;
-		return setup_fail(EXIT_PODRUNNER, "pod init: %s", strerror(-e));
-	}
-	if (n == sizeof(e)) {
-		(void)waitpid(pid, NULL, 0);
-		r.worker = -1;
-		return setup_fail(e == ENOENT ? EXIT_NOTFOUND :
-		    (e == EACCES || e == ENOEXEC || e == EPERM) ? EXIT_NOEXEC :
-		    EXIT_PODRUNNER, "cannot start the worker (%s): %s",
-		    argv[0], strerror(e));
-	}
 	return 0;
+}
+
+/* The idmapping of grants: the invoking user's ids are the worker's. */
+static int
+step_idmap(void)
+{
+	if ((r.userns_fd = fs_idmap_userns(r.sp.invoker_uid, r.sp.worker_uid,
+	    r.sp.invoker_gid, r.sp.worker_gid)) == -1)
+		return setup_fail(EXIT_PODRUNNER, "idmapping user namespace: "
+		    "%s", strerror(errno));
+	return 0;
+}
+
+/* Our side is done: pod init may build the pod. */
+static int
+step_release(void)
+{
+	if (r.sandboxed && write(r.go[1], "g", 1) != 1)
+		return setup_fail(EXIT_PODRUNNER, "release pod init: %s",
+		    strerror(errno));
+	close(r.go[1]);
+	return 0;
+}
+
+/* The exec either closes the pipe or reports what failed. */
+static int
+step_exec_result(void)
+{
+	struct podinit_err	pe;
+	ssize_t			n;
+
+	while ((n = read(r.errpipe, &pe, sizeof(pe))) == -1 && errno == EINTR)
+		;
+	close(r.errpipe);
+	if (n <= 0)
+		return 0;
+	(void)waitpid(r.worker, NULL, 0);
+	r.worker = -1;
+	pe.msg[sizeof(pe.msg) - 1] = '\0';
+	if (n != sizeof(pe) || pe.code <= 0)
+		return setup_fail(EXIT_PODRUNNER, "sandbox set-up failed: %s",
+		    n == sizeof(pe) ? pe.msg : "pod init died");
+	return setup_fail(pe.code == ENOENT ? EXIT_NOTFOUND :
+	    (pe.code == EACCES || pe.code == ENOEXEC || pe.code == EPERM) ?
+	    EXIT_NOEXEC : EXIT_PODRUNNER, "cannot start the worker (%s): %s",
+	    r.protocol ? r.sp.runtime : r.sp.entry, strerror(pe.code));
 }
 
 /* The sandbox gets a pidfd: it can signal a worker of another uid. */
@@ -841,6 +1087,8 @@ relay_main(void)
 	    relay_policyd_handler, NULL);
 	read_spawn();
 	r.protocol = r.sp.worker == WORKER_PYTHON;
+	r.sandboxed = !(r.sp.flags & SPAWN_F_NO_SANDBOX);
+	r.userns_fd = -1;
 	(void)snprintf(title, sizeof(title), "relay %s", r.sp.podid);
 	log_procinit(title);
 	if (priv_lookup_user(&pu, err, sizeof(err)) == -1) {
@@ -852,11 +1100,15 @@ relay_main(void)
 		fatalx("evsignal");
 
 	/* The checklist, in order; the first failure names its step. */
-	if ((r.protocol && (step_pod_dir() == -1 || step_runtime() == -1 ||
+	if (((r.protocol || r.sandboxed) && step_pod_dir() == -1) ||
+	    (r.protocol && (step_runtime() == -1 ||
 	    step_control_socket() == -1 || step_shared_memory() == -1 ||
 	    step_entry() == -1)) ||
+	    (r.sandboxed && (step_plan() == -1 || step_idmap() == -1)) ||
 	    step_spawn_worker() == -1 ||
-	    step_report_worker() == -1) {
+	    step_report_worker() == -1 ||
+	    step_release() == -1 ||
+	    step_exec_result() == -1) {
 		if (r.worker > 0)
 			(void)kill(r.worker, SIGKILL);
 		exit(1);

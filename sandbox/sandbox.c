@@ -52,6 +52,7 @@ static void	pod_gone(struct pod *);
 static void	pod_unlink(const char *);
 static void	pod_kill(struct pod *);
 static void	gc_stale_pods(void);
+static void	spawn_grants(struct spawn_spec *);
 static int	slot_alloc(unsigned int *);
 static void	slot_free(unsigned int);
 
@@ -66,12 +67,14 @@ static unsigned char	 slot_used[WORKER_UID_COUNT];
  * (SETUID, SETGID, SETPCAP to empty their bounding sets), leaving the
  * chroot for the relay's exec (SYS_CHROOT), creating and handing over
  * the pod's files (CHOWN, FOWNER, DAC_OVERRIDE, DAC_READ_SEARCH) and
- * signalling a worker of another uid (KILL).  Namespaces, mounts and
- * cgroups add theirs with the kernel sandbox.
+ * signalling a worker of another uid (KILL), the pod's namespaces,
+ * mounts, hostname and idmapped grants (SYS_ADMIN), its loopback
+ * (NET_ADMIN).
  */
 static const int sandbox_caps[] = {
 	CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_CHROOT, CAP_CHOWN,
 	CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_KILL,
+	CAP_SYS_ADMIN, CAP_NET_ADMIN,
 };
 
 /* Peers: the parent; one channel per relay. */
@@ -185,6 +188,52 @@ spawn_failed(int parentfd, const char *fmt, ...)
 	imsgbuf_clear(&ib);
 }
 
+/*
+ * The filesystem grants of the pod, from the normalised policy: a path
+ * rule becomes a bind when the policy, all layers considered, allows
+ * that path, and a hidden path when it denies it.  The runtime layer is
+ * the relay's to map (it knows the runtime).
+ */
+static void
+spawn_grants(struct spawn_spec *sp)
+{
+	const struct policy	*pol = sandbox_child.policy;
+	const struct prule	*r;
+	struct decision		 d;
+	const char		*path;
+	unsigned int		 kind;
+	size_t			 i;
+	int			 deny;
+
+	for (i = 0; i < pol->nrules; i++) {
+		r = &pol->rules[i];
+		if (r->layer == LAYER_RUNTIME)
+			continue;
+		/*
+		 * A library (ffi) is mapped executable, like a command; "any
+		 * library" maps nothing: the runtime's libraries are there.
+		 */
+		kind = r->kind == PERM_FFI ? PERM_RUN : r->kind;
+		if (kind != PERM_READ && kind != PERM_WRITE && kind != PERM_RUN)
+			continue;
+		if (r->kind == PERM_FFI && r->value == NULL)
+			continue;
+		path = r->value != NULL ? r->value : "/";
+		if (path[0] != '/')
+			continue;	/* a command name: landlock's */
+		policy_decide(pol, r->kind, path, &d);
+		deny = r->action == PERM_DENY;
+		if (deny != (d.verdict == VERDICT_DENY && !d.monitored))
+			continue;	/* another rule of a higher layer won */
+		sp->grants = xreallocarray(sp->grants, sp->ngrants + 1,
+		    sizeof(*sp->grants));
+		sp->grants[sp->ngrants].kind = (uint8_t)kind;
+		sp->grants[sp->ngrants].action = deny ? PERM_DENY : PERM_ALLOW;
+		sp->grants[sp->ngrants].path = xstrdup(path);
+		sp->ngrants++;
+	}
+}
+
 /* Move fd to a fixed number in the about-to-exec child. */
 static int
 fd_place(int from, int to)
@@ -222,6 +271,7 @@ sandbox_spawn(struct imsg *imsg)
 		goto fail;
 	}
 	sp.worker_uid = sp.worker_gid = WORKER_UID_BASE + p->slot;
+	spawn_grants(&sp);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sv) == -1)
 		fatal("socketpair");

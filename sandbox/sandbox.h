@@ -25,6 +25,7 @@ struct imsg;
 #define POD_OUTPUT_CHUNK (64 * 1024)
 
 #define SPAWN_F_NO_SANDBOX	0x01
+#define TMPFS_SIZE_DEFAULT	(64ULL * 1024 * 1024)
 
 /* Fixed fds of a freshly executed relay (after PROC_PARENT_FD = 3). */
 #define RELAY_FD_SANDBOX	3	/* channel to the sandbox process */
@@ -50,6 +51,16 @@ struct spawn_spec {
 	size_t		  nargs;
 	char		**env;		/* the scrubbed environment */
 	size_t		  nenv;
+	uint32_t	  invoker_uid;	/* who ran podrunner: idmapped grants */
+	uint32_t	  invoker_gid;
+	uint64_t	  tmpfs_size;	/* the pod's /tmp */
+	/* Filesystem grants, decided by the sandbox process's policy. */
+	struct spawn_grant {
+		uint8_t	  kind;		/* PERM_READ, PERM_WRITE, PERM_RUN */
+		uint8_t	  action;	/* PERM_ALLOW, or PERM_DENY: hide it */
+		char	 *path;		/* absolute; "/" for the whole kind */
+	}		 *grants;
+	size_t		  ngrants;
 };
 
 struct ibuf	*spawn_spec_build(const struct spawn_spec *);
@@ -60,6 +71,7 @@ void		 spawn_spec_free(struct spawn_spec *);
 #define POD_SOCKET		"ctl.sock"
 #define POD_RUNTIME_SCRIPT	"podrunner_worker.py"
 #define POD_RUNTIME_LIB		"libpodshm.so.1"
+#define POD_ROOT		"root"	/* mountpoint of the pod's root */
 
 /* Names derived from the pod id, the same in every process. */
 void		 pod_shm_name(const char *, char *, size_t);	/* podrunner.<id> */
@@ -67,6 +79,7 @@ void		 pod_dir_name(const char *, char *, size_t);	/* /run/podrunner/<id> */
 int		 pod_unlink_names(int, int, const char *);
 
 /* pod init (podinit.c): the worker's parent, as the pod's uid. */
+struct fsplan;
 struct podinit {
 	uid_t		  uid;
 	gid_t		  gid;
@@ -74,8 +87,22 @@ struct podinit {
 	char		**argv;
 	char		**env;
 	int		  stdin_fd, stdout_fd, stderr_fd;
-	int		  errpipe;	/* write end: exec errno */
+	int		  errpipe;	/* write end: struct podinit_err */
 	int		  lifeline;	/* read end */
+	/* The kernel sandbox: pod init is pid 1 of new namespaces. */
+	int		  sandboxed;
+	const struct fsplan *plan;
+	const char	 *root;		/* where the plan builds the root */
+	int		  userns_fd;	/* idmapping for grants, -1 */
+	int		  gofd;		/* one byte: the relay's side is done */
+	const char	 *hostname;
+};
+
+/* What pod init reports on the exec pipe when it fails. */
+struct podinit_err {
+	int32_t		  code;		/* >0 errno of the worker's exec,
+					 * <0 pod init's own set-up */
+	char		  msg[244];	/* "step: reason" */
 };
 
 __dead void	 podinit_run(const struct podinit *);

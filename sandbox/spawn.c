@@ -43,6 +43,7 @@ pod_unlink_names(int rundirfd, int shmdirfd, const char *podid)
 	static const char *files[] = {
 		POD_SOCKET, POD_RUNTIME_SCRIPT, POD_RUNTIME_LIB
 	};
+	static const char *dirs[] = { POD_ROOT };
 	char	name[128];
 	size_t	i;
 	int	rv = 0;
@@ -53,6 +54,12 @@ pod_unlink_names(int rundirfd, int shmdirfd, const char *podid)
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		(void)snprintf(name, sizeof(name), "%s/%s", podid, files[i]);
 		if (unlinkat(rundirfd, name, 0) == -1 && errno != ENOENT)
+			rv = -1;
+	}
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		(void)snprintf(name, sizeof(name), "%s/%s", podid, dirs[i]);
+		if (unlinkat(rundirfd, name, AT_REMOVEDIR) == -1 &&
+		    errno != ENOENT)
 			rv = -1;
 	}
 	if (unlinkat(rundirfd, podid, AT_REMOVEDIR) == -1 && errno != ENOENT)
@@ -86,6 +93,15 @@ spawn_spec_build(const struct spawn_spec *sp)
 	rc |= ibuf_add_n32(b, (uint32_t)sp->nenv);
 	for (i = 0; i < sp->nenv; i++)
 		rc |= ibuf_add_string(b, sp->env[i]);
+	rc |= ibuf_add_n32(b, sp->invoker_uid);
+	rc |= ibuf_add_n32(b, sp->invoker_gid);
+	rc |= ibuf_add_n64(b, sp->tmpfs_size);
+	rc |= ibuf_add_n32(b, (uint32_t)sp->ngrants);
+	for (i = 0; i < sp->ngrants; i++) {
+		rc |= ibuf_add_n8(b, sp->grants[i].kind);
+		rc |= ibuf_add_n8(b, sp->grants[i].action);
+		rc |= ibuf_add_string(b, sp->grants[i].path);
+	}
 	if (rc != 0) {
 		ibuf_free(b);
 		errno = EMSGSIZE;
@@ -119,6 +135,7 @@ spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
 {
 	struct ibuf	 b;
 	char		*podid = NULL;
+	uint32_t	 ngrants;
 	size_t		 i;
 
 	memset(sp, 0, sizeof(*sp));
@@ -146,8 +163,27 @@ spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
 	    ibuf_get_string(&b, &sp->runtime_script, SPAWN_MAX_STR) == -1 ||
 	    ibuf_get_string(&b, &sp->runtime_lib, SPAWN_MAX_STR) == -1 ||
 	    get_strings(&b, &sp->args, &sp->nargs) == -1 ||
-	    get_strings(&b, &sp->env, &sp->nenv) == -1)
+	    get_strings(&b, &sp->env, &sp->nenv) == -1 ||
+	    ibuf_get_n32(&b, &sp->invoker_uid) == -1 ||
+	    ibuf_get_n32(&b, &sp->invoker_gid) == -1 ||
+	    ibuf_get_n64(&b, &sp->tmpfs_size) == -1 ||
+	    ibuf_get_n32(&b, &ngrants) == -1 || ngrants > SPAWN_MAX_ARGS)
 		goto bad;
+	if (ngrants > 0)
+		sp->grants = xcalloc(ngrants, sizeof(*sp->grants));
+	for (i = 0; i < ngrants; i++) {
+		if (ibuf_get_n8(&b, &sp->grants[i].kind) == -1 ||
+		    ibuf_get_n8(&b, &sp->grants[i].action) == -1 ||
+		    ibuf_get_string(&b, &sp->grants[i].path, SPAWN_MAX_STR) == -1)
+			goto bad;
+		sp->ngrants++;
+		if ((sp->grants[i].kind != PERM_READ &&
+		    sp->grants[i].kind != PERM_WRITE &&
+		    sp->grants[i].kind != PERM_RUN) ||
+		    sp->grants[i].action > PERM_DENY ||
+		    sp->grants[i].path[0] != '/')
+			goto bad;
+	}
 	if (ibuf_size(&b) != 0)
 		goto bad;
 	if (sp->entry[0] != '/' || sp->cwd[0] != '/' ||
@@ -181,5 +217,8 @@ spawn_spec_free(struct spawn_spec *sp)
 	for (i = 0; i < sp->nenv; i++)
 		free(sp->env[i]);
 	free(sp->env);
+	for (i = 0; i < sp->ngrants; i++)
+		free(sp->grants[i].path);
+	free(sp->grants);
 	memset(sp, 0, sizeof(*sp));
 }
