@@ -61,12 +61,15 @@ policy_imsg_send(const struct policy *p, struct imsgev *iev)
 	cs.memory = p->res.memory;
 	cs.timeout_ms = p->res.timeout_ms;
 	cs.tmpfs = p->res.tmpfs;
+	/* The settings reset the receiver's audit events: they come next. */
+	if (imsgev_compose(iev, IMSG_CFG_SETTINGS, 0, 0, -1, &cs,
+	    sizeof(cs)) == -1)
+		return -1;
 	for (i = 0; i < p->audit.nevents; i++)
 		if (imsgev_compose(iev, IMSG_CFG_AUDIT_EVENT, 0, 0, -1,
 		    p->audit.events[i], strlen(p->audit.events[i])) == -1)
 			return -1;
-	return imsgev_compose(iev, IMSG_CFG_SETTINGS, 0, 0, -1, &cs,
-	    sizeof(cs));
+	return 0;
 }
 
 int
@@ -139,6 +142,11 @@ policy_imsg_recv(struct policy *p, struct imsg *imsg, char *err,
 			(void)snprintf(err, errlen, "malformed policy settings");
 			break;
 		}
+		for (i = 0; i < p->audit.nevents; i++)
+			free(p->audit.events[i]);
+		free(p->audit.events);
+		p->audit.events = NULL;
+		p->audit.nevents = 0;
 		p->mode = cs.mode;
 		p->audit.enabled = cs.audit_enabled;
 		p->audit.required = cs.audit_required;

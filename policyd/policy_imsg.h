@@ -11,7 +11,7 @@ struct imsg;
 struct imsgev;
 struct policy;
 
-/* IMSG_CFG_RULE..., then IMSG_CFG_SETTINGS last. */
+/* IMSG_CFG_RULE..., IMSG_CFG_SETTINGS, then its IMSG_CFG_AUDIT_EVENTs. */
 int	policy_imsg_send(const struct policy *, struct imsgev *);
 int	policy_imsg_is(uint32_t);
 /* 0, or -1 with a reason: the sender is broken or compromised. */

@@ -291,18 +291,20 @@ policyd_config_done(char *err, size_t errlen)
 
 /* How each kind is enforced in this release (podrunner(1), CAVEATS). */
 static const char *enforcement[PERM_MAX] = {
-	[PERM_NET] = "the worker runtime's hooks ask policyd; the egress "
-	    "proxy and network namespace: not yet",
-	[PERM_READ] = "the worker runtime's hooks ask policyd; mounts and "
-	    "landlock: not yet",
-	[PERM_WRITE] = "the worker runtime's hooks ask policyd; mounts and "
-	    "landlock: not yet",
+	[PERM_NET] = "the pod's network namespace (loopback only: no route "
+	    "out); the runtime's hooks ask policyd; the egress proxy: not yet",
+	[PERM_READ] = "the pod's filesystem (only granted paths exist, "
+	    "read-only); the runtime's hooks ask policyd; landlock: not yet",
+	[PERM_WRITE] = "the pod's filesystem (only granted paths are "
+	    "writable); the runtime's hooks ask policyd; landlock: not yet",
 	[PERM_ENV] = "the worker's environment is scrubbed to what is "
 	    "allowed; the runtime's hooks ask policyd",
-	[PERM_RUN] = "the worker runtime's hooks ask policyd; landlock "
-	    "execute rights: not yet",
-	[PERM_FFI] = "the worker runtime's hooks ask policyd",
-	[PERM_SYS] = "the worker runtime's hooks ask policyd",
+	[PERM_RUN] = "the pod's filesystem (only granted commands exist); "
+	    "the runtime's hooks ask policyd; landlock execute rights: not yet",
+	[PERM_FFI] = "the pod's filesystem (granted libraries are mapped); "
+	    "the runtime's hooks ask policyd",
+	[PERM_SYS] = "the runtime's hooks ask policyd (the pod's own uts and "
+	    "pid namespaces hide the host's name and processes)",
 };
 
 static void

@@ -140,6 +140,55 @@ plan_runtime_glob(const char *pat)
 	globfree(&g);
 }
 
+/*
+ * A path that may be a symlink (/bin/sh -> dash, /usr/bin/python3 ->
+ * python3.11): its target bound where it really is, and the link made
+ * in the pod's directory of the path (the pod's /bin, /lib... are the
+ * host's merged-/usr links).
+ */
+static void
+plan_path(const char *p, unsigned int flags)
+{
+	char	 real[PATH_MAX], dir[PATH_MAX], link[2 * PATH_MAX], *slash;
+	char	 rdir[PATH_MAX];
+
+	if (realpath(p, real) == NULL) {
+		if (!(flags & FSOP_OPTIONAL))
+			fsplan_add(&r.plan, FSOP_BIND, p, p, flags, 0, 0);
+		return;
+	}
+	fsplan_add(&r.plan, FSOP_BIND, real, real, flags, 0, 0);
+	(void)snprintf(dir, sizeof(dir), "%s", p);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if (realpath(dir[0] ? dir : "/", rdir) == NULL)
+		return;
+	(void)snprintf(link, sizeof(link), "%s/%s", strcmp(rdir, "/") == 0 ?
+	    "" : rdir, slash + 1);
+	if (strcmp(link, real) != 0)
+		fsplan_add(&r.plan, FSOP_SYMLINK, real, link, 0, 0, 0);
+}
+
+/* A command granted by name: what the pod's PATH would find. */
+static void
+plan_command(const char *name)
+{
+	static const char *dirs[] = { "/usr/local/bin", "/usr/bin", "/bin" };
+	char	path[PATH_MAX];
+	size_t	i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		if (access(path, X_OK) == 0) {
+			plan_path(path, FSOP_RO);
+			return;
+		}
+	}
+	log_warnx("pod %s: --allow-run=%s: not found on the pod's PATH",
+	    r.sp.podid, name);
+}
+
 /* The interpreter of a "#!" script, if the entry is one. */
 static void
 plan_interpreter(const char *entry)
@@ -154,11 +203,36 @@ plan_interpreter(const char *entry)
 			;
 		e = p + strcspn(p, " \t\n");
 		*e = '\0';
-		if (*p == '/')
-			fsplan_add(&r.plan, FSOP_BIND, p, p,
-			    FSOP_RO | FSOP_OPTIONAL, 0, 0);
+		if (*p == '/') {
+			plan_path(p, FSOP_RO | FSOP_OPTIONAL);
+			/* An interpreter needs its library. */
+			if ((e = strrchr(p, '/')) != NULL &&
+			    strncmp(e + 1, "python", 6) == 0) {
+				plan_runtime_glob("/usr/lib/python3*");
+				plan_runtime_glob("/usr/local/lib/python3*");
+			}
+		}
 	}
 	fclose(f);
+}
+
+/* Is path inside (or at) an allowed grant of the pod? */
+static int
+under_grant(const char *path)
+{
+	const struct spawn_grant	*g;
+	size_t				 i, len;
+
+	for (i = 0; i < r.sp.ngrants; i++) {
+		g = &r.sp.grants[i];
+		if (g->action == PERM_DENY)
+			continue;
+		len = strlen(g->path);
+		if (strcmp(g->path, "/") == 0 || (strncmp(path, g->path,
+		    len) == 0 && (path[len] == '/' || path[len] == '\0')))
+			return 1;
+	}
+	return 0;
 }
 
 static int
@@ -231,6 +305,10 @@ step_plan(void)
 		    strcmp(g->path, r.sp.grants[i - 1].path) == 0 &&
 		    r.sp.grants[i - 1].action != PERM_DENY))
 			continue;	/* masks last; folded already */
+		if (g->path[0] != '/') {
+			plan_command(g->path);
+			continue;
+		}
 		if (strncmp(g->path, "/proc", 5) == 0 ||
 		    strncmp(g->path, "/sys", 4) == 0 ||
 		    strncmp(g->path, "/dev", 4) == 0 ||
@@ -272,13 +350,10 @@ step_plan(void)
 	    FSOP_RO | FSOP_OPTIONAL, 0, 0);
 	if (r.protocol) {
 		/* Python: the interpreter and its library directories. */
-		if (realpath(r.sp.runtime, path) == NULL)
+		if (access(r.sp.runtime, X_OK) == -1)
 			return setup_fail(EXIT_PODRUNNER, "runtime %s: %s",
 			    r.sp.runtime, strerror(errno));
-		fsplan_add(&r.plan, FSOP_BIND, path, path, FSOP_RO, 0, 0);
-		if (strcmp(path, r.sp.runtime) != 0)
-			fsplan_add(&r.plan, FSOP_SYMLINK, path, r.sp.runtime, 0,
-			    0, 0);
+		plan_path(r.sp.runtime, FSOP_RO);
 		plan_runtime_glob("/usr/lib/python3*");
 		plan_runtime_glob("/usr/local/lib/python3*");
 		/* The pod's directory (the socket, the runtime copies), its
@@ -295,10 +370,15 @@ step_plan(void)
 		plan_interpreter(r.sp.entry);
 	}
 
-	/* What the policy denies inside a grant does not exist. */
+	/*
+	 * What the policy denies inside a grant does not exist.  A denial
+	 * in the runtime's own directories is the hooks' to enforce: the
+	 * interpreter itself must still start.
+	 */
 	for (i = 0; i < r.sp.ngrants; i++)
 		if (r.sp.grants[i].action == PERM_DENY &&
-		    r.sp.grants[i].kind == PERM_READ)
+		    r.sp.grants[i].kind == PERM_READ &&
+		    under_grant(r.sp.grants[i].path))
 			fsplan_add(&r.plan, FSOP_MASK, NULL, r.sp.grants[i].path,
 			    0, 0, 0);
 	if (log_getverbose() > 1)

@@ -219,8 +219,8 @@ spawn_grants(struct spawn_spec *sp)
 		if (r->kind == PERM_FFI && r->value == NULL)
 			continue;
 		path = r->value != NULL ? r->value : "/";
-		if (path[0] != '/')
-			continue;	/* a command name: landlock's */
+		if (path[0] != '/' && kind != PERM_RUN)
+			continue;
 		policy_decide(pol, r->kind, path, &d);
 		deny = r->action == PERM_DENY;
 		if (deny != (d.verdict == VERDICT_DENY && !d.monitored))

@@ -177,11 +177,15 @@ spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
 		    ibuf_get_string(&b, &sp->grants[i].path, SPAWN_MAX_STR) == -1)
 			goto bad;
 		sp->ngrants++;
+		/* Paths, or command names (run) found on the pod's PATH. */
 		if ((sp->grants[i].kind != PERM_READ &&
 		    sp->grants[i].kind != PERM_WRITE &&
 		    sp->grants[i].kind != PERM_RUN) ||
 		    sp->grants[i].action > PERM_DENY ||
-		    sp->grants[i].path[0] != '/')
+		    (sp->grants[i].path[0] != '/' &&
+		    (sp->grants[i].kind != PERM_RUN ||
+		    strchr(sp->grants[i].path, '/') != NULL ||
+		    sp->grants[i].path[0] == '\0')))
 			goto bad;
 	}
 	if (ibuf_size(&b) != 0)

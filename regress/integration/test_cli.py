@@ -5,6 +5,7 @@ init-policy, and the worker type chosen from the entry.
 
 import base64
 import json
+import os
 import re
 
 import pytest
@@ -214,7 +215,8 @@ INIT_POLICY = [
       "--allow-write=/tmp/out", "--deny-net=10.0.0.0/8",
       "--allow-env=FOO", "--allow-run=/bin/ls"],
      ["github.com", "api.example.com", "/data", "/tmp/out", "10.0.0.0/8",
-      "FOO", "/bin/ls"]),
+      # a path grant is made for what it resolves to: /bin -> usr/bin
+      "FOO", os.path.realpath("/bin/ls")]),
 ]
 
 
