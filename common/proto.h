@@ -51,6 +51,9 @@ enum imsg_type {
 	IMSG_CFG_RULE,		/* struct cfg_perm + value + origin */
 	IMSG_CFG_SETTINGS,	/* struct cfg_settings */
 	IMSG_CFG_AUDIT_EVENT,	/* a syscall name */
+	/* parent -> policyd: resource flags; policyd -> parent: the
+	 * effective limits (the parent keeps the timeout). */
+	IMSG_CFG_RESOURCES,	/* struct cfg_resources */
 
 	/* IMSG_SANDBOX_*: parent -> sandbox. */
 	IMSG_SANDBOX_FD,	/* fd for the next SPAWN: u32 enum spawn_fd */
@@ -123,6 +126,28 @@ struct cfg_perm {
 	uint8_t		layer;		/* enum perm_layer */
 	uint8_t		all;		/* flag given without a value */
 };
+
+/* IMSG_CFG_RESOURCES: limits; a field counts when its bit is in set. */
+struct cfg_resources {
+	uint32_t	set;
+#define RES_MEMORY	0x01
+#define RES_CPU		0x02
+#define RES_PIDS	0x04
+#define RES_TMPFS	0x08
+#define RES_TIMEOUT	0x10
+	uint32_t	cpu_pct;
+	uint32_t	pids;
+	uint32_t	pad;
+	uint64_t	memory;
+	uint64_t	tmpfs;
+	uint64_t	timeout_ms;
+};
+
+/* Limits when neither a flag nor the document sets them (the seeds'). */
+#define DEFAULT_MEMORY		(64ULL * 1024 * 1024)
+#define DEFAULT_CPU_PCT		50
+#define DEFAULT_PIDS		256
+#define DEFAULT_TMPFS		(64ULL * 1024 * 1024)
 
 /* IMSG_CFG_SETTINGS: everything of the policy that is not a rule. */
 struct cfg_settings {

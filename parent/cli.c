@@ -29,7 +29,11 @@ enum {
 	OPT_TIMEOUT,
 	OPT_HELP,
 	OPT_VERSION,
-	OPT_JSON
+	OPT_JSON,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_PIDS,
+	OPT_TMPFS_SIZE
 };
 
 static const struct option run_opts[] = {
@@ -55,6 +59,10 @@ static const struct option run_opts[] = {
 	{ "debug-ui",	no_argument,	   NULL, OPT_DEBUG_UI },
 	{ "timeout",	required_argument, NULL, OPT_TIMEOUT },
 	{ "json",	no_argument,	   NULL, OPT_JSON },
+	{ "memory",	required_argument, NULL, OPT_MEMORY },
+	{ "cpus",	required_argument, NULL, OPT_CPUS },
+	{ "pids",	required_argument, NULL, OPT_PIDS },
+	{ "tmpfs-size",	required_argument, NULL, OPT_TMPFS_SIZE },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ "version",	no_argument,	   NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -77,11 +85,14 @@ cli_usage(FILE *f)
 "usage: podrunner run [-dv] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all] [--policy FILE] [--shm-size SIZE]\n"
 "                     [--worker python|bun|exec] [--timeout DURATION]\n"
+"                     [--memory SIZE] [--cpus N] [--pids N] [--tmpfs-size SIZE]\n"
 "                     [--no-sandbox] [--debug-ui] entry [args ...]\n"
 "       podrunner init-policy [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all]\n"
 "       podrunner explain [--json] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all] [--policy FILE] [--worker TYPE]\n"
+"                     [--memory SIZE] [--cpus N] [--pids N] [--tmpfs-size SIZE]\n"
+"                     [--timeout DURATION]\n"
 "       podrunner --help | --version\n"
 "\n"
 "KIND is net, read, write, env, run, ffi or sys; VALUES is a comma-separated\n"
@@ -97,6 +108,9 @@ cli_usage(FILE *f)
 "                       extension: .py python; .ts .tsx .mts .cts .js .jsx\n"
 "                       .mjs .cjs bun; anything else exec)\n"
 "  --timeout DURATION   kill the worker after e.g. 30s, 500ms, 2m\n"
+"  --memory SIZE        memory limit (default 64mb); --cpus N cpu limit\n"
+"                       (default 0.5); --pids N (default 256);\n"
+"                       --tmpfs-size SIZE the pod's /tmp (default 64mb)\n"
 "  --no-sandbox         no kernel isolation (development only)\n"
 "  --debug-ui           the debug web interface\n"
 "  -d                   debug: daemons log to stderr; -v more verbose\n"
@@ -228,6 +242,22 @@ set_shm_size(struct run_config *rc, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* "0.5", "2", "1.25": hundredths of a CPU, as a percentage. */
+static int
+parse_cpus(const char *s, uint32_t *pct)
+{
+	char		*ep;
+	double		 d;
+
+	errno = 0;
+	d = strtod(s, &ep);
+	if (*s == '\0' || *ep != '\0' || errno != 0 || !(d >= 0.01) ||
+	    d > 1024 || strspn(s, "0123456789.") != strlen(s))
+		return -1;
+	*pct = (uint32_t)(d * 100 + 0.5);
+	return 0;
+}
+
 static const char *
 cmd_name(enum cli_cmd c)
 {
@@ -250,8 +280,9 @@ int
 cli_parse(int argc, char **argv, struct run_config *rc, char *err,
     size_t errlen)
 {
-	const char	*why, *runonly = NULL;
+	const char	*why = NULL, *runonly = NULL;
 	char		 what[64];
+	uint64_t	 v = 1;
 	int		 ch, kind, longidx, word;
 
 	if (argc < 2) {
@@ -320,7 +351,9 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 		    ch != 'h' && ch != 'V' && ch != '?' && ch != ':' &&
 		    ch != OPT_JSON && runonly == NULL &&
 		    !(rc->cmd == CMD_EXPLAIN && (ch == OPT_POLICY ||
-		    ch == OPT_WORKER || ch == 'd' || ch == 'v')))
+		    ch == OPT_WORKER || ch == 'd' || ch == 'v' ||
+		    ch == OPT_MEMORY || ch == OPT_CPUS || ch == OPT_PIDS ||
+		    ch == OPT_TMPFS_SIZE || ch == OPT_TIMEOUT)))
 			runonly = argv[word];
 		switch (ch) {
 		case OPT_ALLOW_ALL:
@@ -361,6 +394,43 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 			}
 			rc->json = 1;
 			break;
+		case OPT_MEMORY:
+		case OPT_TMPFS_SIZE:
+			if (parse_size(optarg, &v, &why) == -1 || v == 0) {
+				(void)snprintf(err, errlen, "%s: \"%s\": %s",
+				    ch == OPT_MEMORY ? "--memory" :
+				    "--tmpfs-size", optarg, v == 0 && why ==
+				    NULL ? "must not be 0" : why);
+				return -1;
+			}
+			if (ch == OPT_MEMORY) {
+				rc->res.memory = v;
+				rc->res.set |= RES_MEMORY;
+			} else {
+				rc->res.tmpfs = v;
+				rc->res.set |= RES_TMPFS;
+			}
+			break;
+		case OPT_CPUS:
+			if (parse_cpus(optarg, &rc->res.cpu_pct) == -1) {
+				(void)snprintf(err, errlen, "--cpus: \"%s\": a "
+				    "number of CPUs such as 0.5, 1 or 2", optarg);
+				return -1;
+			}
+			rc->res.set |= RES_CPU;
+			break;
+		case OPT_PIDS:
+			if (parse_size(optarg, &v, &why) == -1 || v == 0 ||
+			    v > 4194304 || strspn(optarg, "0123456789") !=
+			    strlen(optarg)) {
+				(void)snprintf(err, errlen, "--pids: \"%s\": a "
+				    "number of processes from 1 to 4194304",
+				    optarg);
+				return -1;
+			}
+			rc->res.pids = (uint32_t)v;
+			rc->res.set |= RES_PIDS;
+			break;
 		case OPT_NO_SANDBOX:
 			rc->no_sandbox = 1;
 			break;
@@ -373,6 +443,8 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 				    "%s", optarg, why);
 				return -1;
 			}
+			rc->res.timeout_ms = rc->timeout_ms;
+			rc->res.set |= RES_TIMEOUT;
 			break;
 		case 'd':
 			rc->debug = 1;

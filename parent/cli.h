@@ -57,6 +57,7 @@ struct run_config {
 	int			 debug;
 	int			 verbose;
 	uint64_t		 timeout_ms;	/* 0: none */
+	struct cfg_resources	 res;		/* limits given as flags */
 	char			*cwd;
 	char			*entry;
 	char			**args;		/* after the entry */

@@ -45,6 +45,7 @@ struct parent {
 		char		*value;
 	}			*runtime_rules;	/* LAYER_RUNTIME */
 	size_t			 nruntime;
+	struct cfg_resources	 limits;	/* effective, from policyd */
 };
 
 extern struct parent	 parent_env;

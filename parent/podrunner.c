@@ -303,6 +303,11 @@ runtime_grants(struct run_config *rc)
 		runtime_grant(PERM_READ, devs[i]);
 	if (rc->entry != NULL)
 		runtime_grant(PERM_READ, rc->entry);
+	/* The pod's own /tmp: private, size-limited; not the host's. */
+	if (!rc->no_sandbox) {
+		runtime_grant(PERM_READ, "/tmp");
+		runtime_grant(PERM_WRITE, "/tmp");
+	}
 	runtime_grant(PERM_ENV, "PATH");
 	runtime_grant(PERM_ENV, "PYTHONUNBUFFERED");
 }

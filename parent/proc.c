@@ -312,6 +312,8 @@ proc_configure_all(void)
 		    parent_env.rc->policy_b64,
 		    strlen(parent_env.rc->policy_b64));
 
+	proc_compose(PROC_POLICYD, IMSG_CFG_RESOURCES, 0, -1,
+	    &parent_env.rc->res, sizeof(parent_env.rc->res));
 	/* policyd decides which of our variables the worker sees. */
 	for (e = environ; *e != NULL; e++) {
 		if ((eq = strchr(*e, '=')) == NULL || eq == *e ||
@@ -375,8 +377,9 @@ proc_all_configured(void)
 static int
 proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 {
-	char	 msg[1024];
-	size_t	 len;
+	struct cfg_resources	 res;
+	char			 msg[1024];
+	size_t			 len;
 
 	switch (imsg_get_type(imsg)) {
 	case IMSG_POLICY_EXPLAIN:
@@ -398,6 +401,14 @@ proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 		if (p->id != PROC_POLICYD || p->configured)
 			return -1;
 		return pod_env_allowed(imsg);
+	case IMSG_CFG_RESOURCES:
+		/* The effective limits; the parent keeps the timeout. */
+		if (p->id != PROC_POLICYD || p->configured ||
+		    imsg_get_data(imsg, &res, sizeof(res)) == -1)
+			return -1;
+		parent_env.rc->timeout_ms = res.timeout_ms;
+		parent_env.limits = res;
+		return 0;
 	case IMSG_CFG_RULE:
 	case IMSG_CFG_SETTINGS:
 	case IMSG_CFG_AUDIT_EVENT:

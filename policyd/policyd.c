@@ -41,6 +41,7 @@ static int	policyd_dispatch_parent(struct imsg *);
 static int	policyd_config_done(char *, size_t);
 static void	asker_handler(int, short, void *);
 static void	explain(int);
+static void	resources_settle(void);
 
 static struct child		 policyd_child;
 static struct policy		*pol;
@@ -48,6 +49,7 @@ static TAILQ_HEAD(, asker)	 askers = TAILQ_HEAD_INITIALIZER(askers);
 static char			 cfg_error[2048];
 static char			**envnames;
 static size_t			 nenvnames;
+static struct cfg_resources	 res_flags;	/* limits given as flags */
 
 /* Peers: the parent, the proxy, one channel per pod relay. */
 
@@ -229,6 +231,12 @@ policyd_dispatch_parent(struct imsg *imsg)
 		}
 		free(b64);
 		return 0;
+	case IMSG_CFG_RESOURCES:
+		if (imsg_get_data(imsg, &res_flags, sizeof(res_flags)) == -1 ||
+		    (res_flags.set & ~(RES_MEMORY | RES_CPU | RES_PIDS |
+		    RES_TMPFS | RES_TIMEOUT)) != 0 || policyd_child.configured)
+			return -1;
+		return 0;
 	case IMSG_POLICY_CHANNEL:
 		if (imsg_get_len(imsg) != 0 || (fd = imsg_get_fd(imsg)) == -1)
 			return -1;
@@ -249,14 +257,46 @@ policyd_dispatch_parent(struct imsg *imsg)
  * policy and the variables its worker may see.  The runtime layer does
  * not count for those: podrunner sets its own variables itself.
  */
+/*
+ * Limits: a flag beats the document, which beats the defaults (the
+ * seeds': 64 MiB, half a CPU; podrunner.policy(5)).  0 in a document
+ * means "the default".
+ */
+static void
+resources_settle(void)
+{
+	struct policy_resources	*r = &pol->res;
+
+	if (res_flags.set & RES_MEMORY)
+		r->memory = res_flags.memory;
+	if (res_flags.set & RES_CPU)
+		r->cpu_pct = res_flags.cpu_pct;
+	if (res_flags.set & RES_PIDS)
+		r->pids = res_flags.pids;
+	if (res_flags.set & RES_TMPFS)
+		r->tmpfs = res_flags.tmpfs;
+	if (res_flags.set & RES_TIMEOUT)
+		r->timeout_ms = res_flags.timeout_ms;
+	if (r->memory == 0)
+		r->memory = DEFAULT_MEMORY;
+	if (r->cpu_pct == 0)
+		r->cpu_pct = DEFAULT_CPU_PCT;
+	if (r->pids == 0)
+		r->pids = DEFAULT_PIDS;
+	if (r->tmpfs == 0)
+		r->tmpfs = DEFAULT_TMPFS;
+}
+
 static int
 policyd_config_done(char *err, size_t errlen)
 {
+	struct cfg_resources	 eff;
 	struct decision	 d;
 	json_t		*doc;
 	char		*text;
 	size_t		 i;
 
+	resources_settle();
 	if (cfg_error[0] == '\0' && policy_compile(pol, err, errlen) == -1)
 		cfg_fail(err);
 	if (cfg_error[0] != '\0') {
@@ -283,6 +323,15 @@ policyd_config_done(char *err, size_t errlen)
 	nenvnames = 0;
 	if (pol->mode == MODE_MONITOR)
 		log_warnx("monitor mode: denials are logged and allowed");
+	/* The effective limits: the parent keeps the time. */
+	memset(&eff, 0, sizeof(eff));
+	eff.set = RES_MEMORY | RES_CPU | RES_PIDS | RES_TMPFS | RES_TIMEOUT;
+	eff.memory = pol->res.memory;
+	eff.cpu_pct = pol->res.cpu_pct;
+	eff.pids = pol->res.pids;
+	eff.tmpfs = pol->res.tmpfs;
+	eff.timeout_ms = pol->res.timeout_ms;
+	child_compose(IMSG_CFG_RESOURCES, 0, -1, &eff, sizeof(eff));
 	/* For the enforcing processes, through the parent. */
 	if (policy_imsg_send(pol, &policyd_child.parent) == -1)
 		fatal("%s: sending the policy", __func__);

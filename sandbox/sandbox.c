@@ -272,6 +272,7 @@ sandbox_spawn(struct imsg *imsg)
 	}
 	sp.worker_uid = sp.worker_gid = WORKER_UID_BASE + p->slot;
 	spawn_grants(&sp);
+	sp.tmpfs_size = sandbox_child.policy->res.tmpfs;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sv) == -1)
 		fatal("socketpair");
