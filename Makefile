@@ -61,11 +61,13 @@ COMMON_SRCS	:= common/log.c common/util.c common/proto.c common/privsep.c \
 IMSG_SRCS	:= imsg/imsg.c imsg/imsg-buffer.c imsg/imsgev.c
 PODSHM_SRCS	:= worker/libpodshm/podshm.c
 PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
+		   parent/check.c \
 		   policyd/policyd.c policyd/policy.c policyd/match.c \
 		   policyd/decide.c policyd/policy_imsg.c \
 		   proxy/proxy.c auditd/auditd.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
-		   sandbox/ctlmsg.c sandbox/podfs.c
+		   sandbox/ctlmsg.c sandbox/podfs.c sandbox/podseccomp.c \
+		   sandbox/podlandlock.c sandbox/podcgroup.c
 
 obj		= $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))
@@ -79,7 +81,8 @@ PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
 
 UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm \
-		   $(B)/regress/unit/test_policy $(B)/regress/unit/test_match
+		   $(B)/regress/unit/test_policy $(B)/regress/unit/test_match \
+		   $(B)/regress/unit/test_podseccomp
 
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
 	bench fuzz
@@ -134,6 +137,8 @@ POLICY_OBJS	:= $(call obj,policyd/policy.c policyd/match.c policyd/decide.c \
 $(B)/regress/unit/test_policy: $(call obj,regress/unit/test_policy.c) $(POLICY_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_match: $(call obj,regress/unit/test_match.c) $(POLICY_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_podseccomp: $(call obj,regress/unit/test_podseccomp.c sandbox/podseccomp.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt

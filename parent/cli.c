@@ -93,6 +93,7 @@ cli_usage(FILE *f)
 "                     [--allow-all] [--policy FILE] [--worker TYPE]\n"
 "                     [--memory SIZE] [--cpus N] [--pids N] [--tmpfs-size SIZE]\n"
 "                     [--timeout DURATION]\n"
+"       podrunner check [--json]\n"
 "       podrunner --help | --version\n"
 "\n"
 "KIND is net, read, write, env, run, ffi or sys; VALUES is a comma-separated\n"
@@ -242,6 +243,18 @@ set_shm_size(struct run_config *rc, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+perms_given(const struct run_config *rc)
+{
+	int	k;
+
+	for (k = 0; k < PERM_MAX; k++)
+		if (rc->layer[LAYER_FLAG].allow[k].given ||
+		    rc->layer[LAYER_FLAG].deny[k].given)
+			return 1;
+	return 0;
+}
+
 /* "0.5", "2", "1.25": hundredths of a CPU, as a percentage. */
 static int
 parse_cpus(const char *s, uint32_t *pct)
@@ -262,7 +275,7 @@ static const char *
 cmd_name(enum cli_cmd c)
 {
 	return c == CMD_EXPLAIN ? "explain" : c == CMD_INIT_POLICY ?
-	    "init-policy" : "run";
+	    "init-policy" : c == CMD_CHECK ? "check" : "run";
 }
 
 /* "--name" or "--name=value", spelled out. */
@@ -287,7 +300,7 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 
 	if (argc < 2) {
 		(void)snprintf(err, errlen, "missing command (run, "
-		    "init-policy, explain, --help, --version)");
+		    "init-policy, explain, check, --help, --version)");
 		return -1;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -304,9 +317,11 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 		rc->cmd = CMD_INIT_POLICY;
 	else if (strcmp(argv[1], "explain") == 0)
 		rc->cmd = CMD_EXPLAIN;
+	else if (strcmp(argv[1], "check") == 0)
+		rc->cmd = CMD_CHECK;
 	else {
 		(void)snprintf(err, errlen, "unknown command \"%s\" (run, "
-		    "init-policy, explain, --help, --version)", argv[1]);
+		    "init-policy, explain, check, --help, --version)", argv[1]);
 		return -1;
 	}
 
@@ -387,9 +402,9 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 			}
 			break;
 		case OPT_JSON:
-			if (rc->cmd != CMD_EXPLAIN) {
+			if (rc->cmd != CMD_EXPLAIN && rc->cmd != CMD_CHECK) {
 				(void)snprintf(err, errlen, "--json is an option "
-				    "of explain");
+				    "of explain and check");
 				return -1;
 			}
 			rc->json = 1;
@@ -483,6 +498,13 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 	argc -= optind;
 	argv += optind;
 
+	if (rc->cmd == CMD_CHECK && (runonly != NULL || argc > 0 ||
+	    perms_given(rc) || rc->allow_all)) {
+		(void)snprintf(err, errlen, "check takes only --json");
+		return -1;
+	}
+	if (rc->cmd == CMD_CHECK)
+		return 0;
 	if (rc->cmd == CMD_INIT_POLICY || rc->cmd == CMD_EXPLAIN) {
 		if (runonly != NULL) {
 			(void)snprintf(err, errlen, "%s: %s is an option of run",

@@ -16,6 +16,7 @@ enum cli_cmd {
 	CMD_RUN,
 	CMD_INIT_POLICY,
 	CMD_EXPLAIN,
+	CMD_CHECK,
 	CMD_HELP,
 	CMD_VERSION
 };

@@ -65,6 +65,9 @@ void		 proc_fail(const char *, ...)
 int		 proc_dispatch_sandbox(struct proc *, struct imsg *);
 void		 proc_sigchld(void);
 
+/* check.c */
+int		 check_main(int);
+
 /* pod.c */
 void		 pod_start(void);
 void		 pod_signal(int);

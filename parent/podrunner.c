@@ -75,6 +75,8 @@ main(int argc, char *argv[])
 		return 0;
 	case CMD_INIT_POLICY:
 		return init_policy(&rc);
+	case CMD_CHECK:
+		return check_main(rc.json);
 	default:
 		break;
 	}
@@ -98,9 +100,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "podrunner: warning: --no-sandbox: the worker "
 		    "runs without kernel isolation\n");
 	else
-		fprintf(stderr, "podrunner: warning: landlock, the worker's "
-		    "seccomp profile and cgroup limits are not built yet; the "
-		    "pod has its namespaces and filesystem\n");
+		fprintf(stderr, "podrunner: warning: cgroup limits (memory, "
+		    "cpu, pids) are not applied yet\n");
 	if (rc.debug_ui)
 		fprintf(stderr, "podrunner: warning: --debug-ui: the debug "
 		    "interface is not built yet; flag ignored\n");

@@ -40,8 +40,8 @@
 #define PODCG_MAXH	8
 #define CPU_PERIOD_US	100000
 #define CPU_MIN_QUOTA_US 1000
-#define DESTROY_WAIT_MS	2000		/* for a pod to empty after kill */
-#define RMDIR_WAIT_MS	200		/* for a busy rmdir */
+#define DESTROY_WAIT_MS	2000	/* for a pod to empty after kill */
+#define RMDIR_WAIT_MS	200	/* for a busy rmdir */
 #define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
 
 enum { C_MEMORY, C_PIDS, C_CPU, C_FREEZER, C_COUNT };
@@ -54,10 +54,10 @@ static const char *const ctrl_names[C_COUNT] = {
 struct hier {
 	int		 v2;
 	unsigned int	 ctrl;		/* 1 << C_* used here */
-	char		 dev[32];	/* st_dev of the mount, "maj:min" */
+	char		 dev[32];	/* the mount's "maj:min" */
 	int		 basefd;	/* the cgroup we were started in */
 	int		 fd;		/* <base>/podrunner */
-	char		 path[PATH_MAX + 16];	/* of fd, for messages */
+	char		 path[PATH_MAX + 16];	/* of fd, for logs */
 };
 
 static struct {
@@ -75,7 +75,7 @@ static struct {
 
 struct pod_cgroup {
 	char		 id[PODCG_IDMAX + 1];
-	int		 fd[PODCG_MAXH];	/* per hierarchy, -1 unused */
+	int		 fd[PODCG_MAXH];	/* per hierarchy or -1 */
 	uint64_t	 cgid;
 };
 
@@ -118,8 +118,10 @@ static int	 setup_v2(struct mnt *, size_t, struct cgline *, size_t,
 		    char *, size_t);
 static void	 enable_v2(unsigned int);
 static int	 evacuate(int);
-static int	 track_mkdir(struct pod_cgroup *, char *, size_t);
-static int	 dir_mkdir(struct pod_cgroup *, int);
+static int	 parent_reopen(int);
+static void	 parents_fresh(void);
+static int	 take_over(int, const char *);
+static int	 dir_make(struct pod_cgroup *, int);
 static int	 set_limits(struct pod_cgroup *, const struct pod_limits *,
 		    char *, size_t);
 static int	 freeze(struct pod_cgroup *, int);
@@ -350,8 +352,8 @@ unescape(char *s)
 	while (*s != '\0') {
 		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
 		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) |
-			    (s[3] - '0'));
+			*d++ = (char)(((s[1] - '0') << 6) |
+			    ((s[2] - '0') << 3) | (s[3] - '0'));
 			s += 4;
 		} else
 			*d++ = *s++;
@@ -648,7 +650,7 @@ enable_v2(unsigned int want)
 {
 	struct hier	*h = &cg.h[cg.v2];
 	char		 avail[512], have[512], v[32];
-	int		 c, realroot, evacuated = 0, rv;
+	int		 c, realroot, evacuated = 0, rv, saved;
 
 	if (cg_read(h->basefd, "cgroup.controllers", avail,
 	    sizeof(avail)) == -1)
@@ -680,9 +682,10 @@ enable_v2(unsigned int want)
 			}
 		}
 		if (rv == -1) {
+			saved = errno;
 			seterr(cg.why[c], sizeof(cg.why[c]), "cgroup v2: "
 			    "can not enable %s beneath our cgroup: %s%s",
-			    ctrl_names[c], strerror(errno), errno == EBUSY ?
+			    ctrl_names[c], strerror(saved), saved == EBUSY ?
 			    " (it holds processes; run podrunner in a "
 			    "delegated cgroup)" : "");
 			continue;
@@ -767,10 +770,12 @@ pod_cgroup_init_flags(unsigned int flags, char *err, size_t errlen)
 		(void)snprintf(v2err, sizeof(v2err), "cgroup v2 not used");
 	/* Limits: where the controller is mounted in v1, there. */
 	for (c = 0; c < C_FREEZER; c++)
-		if (setup_v1(c, m, nm, l, nl) == -1)
+		if ((flags & PODCG_INIT_NO_V1) ||
+		    setup_v1(c, m, nm, l, nl) == -1)
 			want |= 1U << c;
 	/* The v1 freezer only when v2 can neither kill nor freeze. */
-	if (cg.v2 == -1 || (!cg.v2kill && !cg.v2freeze))
+	if (!(flags & PODCG_INIT_NO_V1) &&
+	    (cg.v2 == -1 || (!cg.v2kill && !cg.v2freeze)))
 		(void)setup_v1(C_FREEZER, m, nm, l, nl);
 	/* Controllers not in v1: from v2 if it has them. */
 	if (cg.v2 != -1 && want != 0)
@@ -905,47 +910,118 @@ pod_cgroup_why(unsigned int feature)
 }
 
 /*
- * The tracking directory, made and locked.  If the name exists, it is
- * taken over when its lock is free (a dead podrunner's pod).  A gc
- * may remove the directory between our mkdir and our flock: then the
- * inode differs or is gone, and we start again.
+ * Our parent was removed under us (by an administrator, or by a test
+ * that cleans up after itself while we run): make it again.
  */
 static int
-track_mkdir(struct pod_cgroup *p, char *err, size_t errlen)
+parent_reopen(int i)
 {
-	struct hier	*h = &cg.h[cg.track];
+	struct hier	*h = &cg.h[i];
+	char		 v[32];
+	int		 fd, c;
+
+	if (mkdirat(h->basefd, PODCG_PARENT, 0755) == -1 && errno != EEXIST)
+		return -1;
+	if ((fd = openat(h->basefd, PODCG_PARENT, DIR_FLAGS)) == -1)
+		return -1;
+	for (c = 0; h->v2 && c < C_FREEZER; c++) {
+		if (!(h->ctrl & (1U << c)))
+			continue;
+		(void)snprintf(v, sizeof(v), "+%s", ctrl_names[c]);
+		if (cg_write(fd, "cgroup.subtree_control", v) == -1)
+			goto fail;
+	}
+	if (dup3(fd, h->fd, O_CLOEXEC) == -1)
+		goto fail;
+	(void)close(fd);
+	log_info("cgroup: %s had gone, made again", h->path);
+	return 0;
+ fail:
+	(void)close(fd);
+	return -1;
+}
+
+/* Make the parents that were removed under us again (before a gc). */
+static void
+parents_fresh(void)
+{
+	struct stat	st, st2;
+	int		i;
+
+	for (i = 0; i < cg.nh; i++)
+		if (fstat(cg.h[i].fd, &st) == -1 ||
+		    fstatat(cg.h[i].basefd, PODCG_PARENT, &st2,
+		    AT_SYMLINK_NOFOLLOW) == -1 || st.st_ino != st2.st_ino ||
+		    st.st_dev != st2.st_dev)
+			(void)parent_reopen(i);
+}
+
+/*
+ * A directory of a pod's name already exists in hierarchy i, and we
+ * hold the lock of our tracking directory: if its own lock is free,
+ * it is a dead pod's leftover; remove it.
+ */
+static int
+take_over(int i, const char *id)
+{
+	int	fd, rv;
+
+	if ((fd = openat(cg.h[i].fd, id, DIR_FLAGS)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		(void)close(fd);
+		errno = EEXIST;
+		return -1;
+	}
+	rv = rmdir_one(cg.h[i].fd, id);
+	(void)close(fd);
+	return rv;
+}
+
+/*
+ * Make the pod's directory in hierarchy i, open it and lock it.  The
+ * tracking directory comes first; if its name exists, it is taken over
+ * when its lock is free (a dead podrunner's pod, removed by gc_one()).
+ * A gc may remove a directory between our mkdir and our flock: then
+ * the inode differs or is gone, and we start again.
+ */
+static int
+dir_make(struct pod_cgroup *p, int i)
+{
+	struct hier	*h = &cg.h[i];
 	struct stat	 st, st2;
-	int		 try, fd, gced = 0;
+	int		 try, fd, retried = 0, saved;
 
 	for (try = 0; try < 8; try++) {
 		if (mkdirat(h->fd, p->id, 0755) == -1) {
-			if (errno == EEXIST && !gced) {
-				gced = 1;
-				if (gc_one(p->id) == 1)
-					continue;
-				errno = EEXIST;
-			}
-			seterr(err, errlen, "mkdir %s/%s: %s", h->path, p->id,
-			    strerror(errno));
+			if (errno == ENOENT && parent_reopen(i) == 0)
+				continue;
+			if (errno != EEXIST || retried)
+				return -1;
+			retried = 1;
+			if (i == cg.track ? gc_one(p->id) == 1 :
+			    take_over(i, p->id) == 0)
+				continue;
+			errno = EEXIST;
 			return -1;
 		}
 		if ((fd = openat(h->fd, p->id, DIR_FLAGS)) == -1) {
 			if (errno == ENOENT)
 				continue;
-			seterr(err, errlen, "%s/%s: %s", h->path, p->id,
-			    strerror(errno));
+			saved = errno;
 			(void)unlinkat(h->fd, p->id, AT_REMOVEDIR);
+			errno = saved;
 			return -1;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			saved = errno;
 			(void)close(fd);
-			if (errno == EWOULDBLOCK) {
-				msleep(1);
+			if (saved == EWOULDBLOCK) {
+				msleep(1);	/* a gc is removing it */
 				continue;
 			}
-			seterr(err, errlen, "flock %s/%s: %s", h->path, p->id,
-			    strerror(errno));
 			(void)unlinkat(h->fd, p->id, AT_REMOVEDIR);
+			errno = saved;
 			return -1;
 		}
 		if (fstat(fd, &st) == -1 || fstatat(h->fd, p->id, &st2,
@@ -954,31 +1030,14 @@ track_mkdir(struct pod_cgroup *p, char *err, size_t errlen)
 			(void)close(fd);
 			continue;
 		}
-		p->fd[cg.track] = fd;
+		p->fd[i] = fd;
 		/* On 64-bit, a kernfs inode number is the cgroup id. */
 		if (h->v2)
 			p->cgid = (uint64_t)st.st_ino;
 		return 0;
 	}
-	seterr(err, errlen, "mkdir %s/%s: raced too often", h->path, p->id);
 	errno = EAGAIN;
 	return -1;
-}
-
-/* The pod's directory in another hierarchy; we hold its name's lock. */
-static int
-dir_mkdir(struct pod_cgroup *p, int i)
-{
-	struct hier	*h = &cg.h[i];
-
-	if (mkdirat(h->fd, p->id, 0755) == -1) {
-		/* A dead pod's leftover: we own the name now. */
-		if (errno != EEXIST ||
-		    unlinkat(h->fd, p->id, AT_REMOVEDIR) == -1 ||
-		    mkdirat(h->fd, p->id, 0755) == -1)
-			return -1;
-	}
-	return (p->fd[i] = openat(h->fd, p->id, DIR_FLAGS)) == -1 ? -1 : 0;
 }
 
 static int
@@ -1090,18 +1149,20 @@ pod_cgroup_create(const char *podid, const struct pod_limits *lim,
 	(void)snprintf(p->id, sizeof(p->id), "%s", podid);
 	for (i = 0; i < PODCG_MAXH; i++)
 		p->fd[i] = -1;
-	if (track_mkdir(p, err, errlen) == -1)
-		goto fail;
-	for (i = 0; i < cg.nh; i++) {
-		if (i == cg.track || dir_mkdir(p, i) == 0)
-			continue;
-		seterr(err, errlen, "mkdir %s/%s: %s", cg.h[i].path, p->id,
-		    strerror(errno));
-		goto fail;
+	/* The tracking directory first (see gc_one()). */
+	if (dir_make(p, cg.track) == -1) {
+		i = cg.track;
+		goto mkfail;
 	}
+	for (i = 0; i < cg.nh; i++)
+		if (i != cg.track && dir_make(p, i) == -1)
+			goto mkfail;
 	if (set_limits(p, lim, err, errlen) == -1)
 		goto fail;
 	return p;
+ mkfail:
+	seterr(err, errlen, "mkdir %s/%s: %s", cg.h[i].path, p->id,
+	    strerror(errno));
  fail:
 	saved = errno;
 	(void)pod_remove(p);
@@ -1150,6 +1211,10 @@ pod_cgroup_populated(struct pod_cgroup *p)
 	uint64_t	v;
 	int		i, n;
 
+	if (p == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (cg.v2 != -1 && p->fd[cg.v2] != -1) {
 		if (cg_key(p->fd[cg.v2], "cgroup.events", "populated", &v) ==
 		    -1)
@@ -1252,6 +1317,8 @@ pod_cgroup_limit_hit(struct pod_cgroup *p)
 	uint64_t	v;
 	int		i;
 
+	if (p == NULL)
+		return LIMIT_NONE;
 	if ((i = cg.by[C_MEMORY]) != -1 && p->fd[i] != -1) {
 		if (cg.h[i].v2) {
 			if (cg_key(p->fd[i], "memory.events", "oom_kill",
@@ -1277,7 +1344,7 @@ pod_cgroup_memory_current(struct pod_cgroup *p)
 	char	buf[64];
 	int	i;
 
-	if ((i = cg.by[C_MEMORY]) == -1 || p->fd[i] == -1)
+	if (p == NULL || (i = cg.by[C_MEMORY]) == -1 || p->fd[i] == -1)
 		return 0;
 	if (cg_read(p->fd[i], cg.h[i].v2 ? "memory.current" :
 	    "memory.usage_in_bytes", buf, sizeof(buf)) == -1)
@@ -1353,47 +1420,47 @@ pod_cgroup_destroy(struct pod_cgroup *p)
 }
 
 /*
- * Remove the pod cgroup "name" if its podrunner is gone (the lock on
- * its tracking directory is free).  Its other directories are opened
- * first: a creator makes the tracking directory, locked, before them,
- * so if one of them exists and the tracking one is locked, the pod is
- * alive; if the tracking one is gone, they are leftovers.
+ * Remove the pod cgroup "name" if its podrunner is gone: every
+ * directory of a live pod is locked (by the struct pod_cgroup's fds).
+ * The tracking directory is made (and locked) first and removed last,
+ * so it is looked at last: if it is gone, the others are leftovers.
+ * Every directory is checked, not only the tracking one, so that a
+ * podrunner that tracks in another hierarchy (a v1-only view of a
+ * mixed host) never takes a live pod for a dead one.
  * Returns 1 removed, 0 alive or absent, -1 failed.
  */
 static int
 gc_one(const char *name)
 {
 	struct pod_cgroup	*p;
-	int			 i, fd, any = 0;
+	int			 i, k, any = 0;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
 	(void)snprintf(p->id, sizeof(p->id), "%s", name);
 	for (i = 0; i < PODCG_MAXH; i++)
 		p->fd[i] = -1;
-	for (i = 0; i < cg.nh; i++)
-		if (i != cg.track &&
-		    (p->fd[i] = openat(cg.h[i].fd, name, DIR_FLAGS)) != -1)
-			any = 1;
-	if ((fd = openat(cg.h[cg.track].fd, name, DIR_FLAGS)) != -1) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-			(void)close(fd);
-			for (i = 0; i < PODCG_MAXH; i++)
-				if (p->fd[i] != -1)
-					(void)close(p->fd[i]);
-			free(p);
-			return 0;
-		}
-		p->fd[cg.track] = fd;
+	for (k = 0; k <= cg.nh; k++) {
+		/* the others in order, then the tracking one */
+		if ((i = k == cg.nh ? cg.track : k) == cg.track && k != cg.nh)
+			continue;
+		if ((p->fd[i] = openat(cg.h[i].fd, name, DIR_FLAGS)) == -1)
+			continue;
 		any = 1;
+		if (flock(p->fd[i], LOCK_EX | LOCK_NB) == -1)
+			goto alive;
 	}
-	if (!any) {
-		free(p);
-		return 0;
-	}
+	if (!any)
+		goto alive;
 	log_info("cgroup: removing the stale pod cgroup %s%s", name,
 	    pod_cgroup_populated(p) == 1 ? " and its processes" : "");
 	return pod_remove(p) == 0 ? 1 : -1;
+ alive:
+	for (i = 0; i < PODCG_MAXH; i++)
+		if (p->fd[i] != -1)
+			(void)close(p->fd[i]);
+	free(p);
+	return 0;
 }
 
 int
@@ -1401,7 +1468,8 @@ pod_cgroup_gc(void)
 {
 	struct dirent	*de;
 	DIR		*d;
-	char		(*names)[PODCG_IDMAX + 1] = NULL, (*t)[PODCG_IDMAX + 1];
+	char		(*names)[PODCG_IDMAX + 1] = NULL;
+	char		(*t)[PODCG_IDMAX + 1];
 	size_t		 n = 0, j;
 	int		 i, fd, removed = 0, failed = 0;
 
@@ -1409,6 +1477,7 @@ pod_cgroup_gc(void)
 		errno = ENXIO;
 		return -1;
 	}
+	parents_fresh();
 	for (i = 0; i < cg.nh; i++) {
 		if ((fd = openat(cg.h[i].fd, ".", DIR_FLAGS)) == -1)
 			continue;
@@ -1417,8 +1486,8 @@ pod_cgroup_gc(void)
 			continue;
 		}
 		while ((de = readdir(d)) != NULL) {
-			if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
-			    !valid_id(de->d_name))
+			if ((de->d_type != DT_DIR &&
+			    de->d_type != DT_UNKNOWN) || !valid_id(de->d_name))
 				continue;
 			for (j = 0; j < n; j++)
 				if (strcmp(names[j], de->d_name) == 0)

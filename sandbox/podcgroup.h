@@ -73,13 +73,16 @@
  *
  * Ownership and clean-up
  * ----------------------
- * The pod's tracking directory (v2, or the v1 one on v1-only hosts) is
- * held open with an exclusive flock() for the life of the struct
- * pod_cgroup: pod_cgroup_gc() removes only pods whose lock is free,
- * i.e. whose podrunner is gone, so podrunners sharing the parent never
- * remove each other's pods.  The fds are O_CLOEXEC; a pod process
- * forked from the sandbox should close them before it runs pod code
- * (close_range), or the pod keeps its own lock.
+ * Every directory of a pod is held open with an exclusive flock() for
+ * the life of its struct pod_cgroup: pod_cgroup_gc() removes only pods
+ * none of whose locks is held, i.e. whose podrunner is gone (killing
+ * what still runs in them), so podrunners sharing the parent never
+ * remove each other's pods, even if they see the host differently.
+ * The fds are O_CLOEXEC; a pod process forked from the sandbox should
+ * close them before it runs pod code (close_range), or the pod holds
+ * its own lock and a stale pod is only collected once it is empty.
+ * If the parent is removed under us, it is made again on the next
+ * pod_cgroup_create().
  *
  * Attach before the pod makes its cgroup namespace root: unshare or
  * clone with CLONE_NEWCGROUP after pod_cgroup_attach() (or clone3
@@ -87,9 +90,11 @@
  * hierarchies), so that the pod sees its own cgroup as "/".
  *
  * Syscalls used after init: openat, mkdirat, unlinkat, read, write,
- * close, fstat, newfstatat, fstatfs, flock, getdents64, kill,
+ * close, dup3, fstat, newfstatat, flock, getdents64, kill,
  * clock_nanosleep (the v2 id is the directory's inode number, so
  * name_to_handle_at, denied to the spawner, is not needed).
+ * pod_cgroup_destroy() blocks for as long as the pod takes to die:
+ * milliseconds, at most about 2 s (then it leaves the rest to gc).
  * Capabilities: root's ownership of the cgroup files is enough; CAP_KILL
  * for the freezer fallback.
  */
@@ -124,12 +129,13 @@ enum pod_cgroup_mode {
 #define PODCG_F_CPU	0x0004	/* cpu quota enforceable */
 #define PODCG_F_SWAP	0x0008	/* swap is inside the memory limit */
 #define PODCG_F_KILL	0x0010	/* atomic kill (v2 cgroup.kill) */
-#define PODCG_F_FREEZE	0x0020	/* a freezer for the kill fallback */
+#define PODCG_F_FREEZE	0x0020	/* a freezer (kill fallback) */
 #define PODCG_F_ID	0x0040	/* v2 cgroup ids (BPF filtering) */
 
 /* pod_cgroup_init_flags(): for tests and `podrunner check`. */
 #define PODCG_INIT_NO_V2	0x01	/* act as on a v1-only host */
-#define PODCG_INIT_NO_KILL	0x02	/* ignore cgroup.kill (fallback) */
+#define PODCG_INIT_NO_KILL	0x02	/* ignore cgroup.kill */
+#define PODCG_INIT_NO_V1	0x04	/* act as on a pure v2 host */
 
 /* Before the chroot.  0, or -1 with a reason in err. */
 int		 pod_cgroup_init(char *, size_t);
@@ -150,13 +156,17 @@ struct pod_cgroup *pod_cgroup_create(const char *, const struct pod_limits *,
 		    char *, size_t);
 int		 pod_cgroup_attach(struct pod_cgroup *, pid_t);
 uint64_t	 pod_cgroup_id(const struct pod_cgroup *);	/* 0: no v2 */
-int		 pod_cgroup_fd(const struct pod_cgroup *);	/* -1: no v2 */
+/* The v2 pod directory (O_CLOEXEC; do not close), -1 without v2. */
+int		 pod_cgroup_fd(const struct pod_cgroup *);
 int		 pod_cgroup_kill(struct pod_cgroup *);
-int		 pod_cgroup_populated(struct pod_cgroup *);	/* 1, 0, -1 */
+/* 1 while a process is in the pod, 0 when empty, -1 on error. */
+int		 pod_cgroup_populated(struct pod_cgroup *);
 enum pod_limit_hit pod_cgroup_limit_hit(struct pod_cgroup *);
 uint64_t	 pod_cgroup_memory_current(struct pod_cgroup *);
-/* Kill, wait (bounded) until empty, rmdir everywhere, free.  -1 if a
- * directory is left (the next pod_cgroup_gc() takes it). */
+/*
+ * Kill, wait (bounded) until empty, rmdir everywhere, free.  -1 if a
+ * directory is left (the next pod_cgroup_gc() takes it).
+ */
 int		 pod_cgroup_destroy(struct pod_cgroup *);
 /* Remove pod cgroups whose podrunner is gone: the number removed. */
 int		 pod_cgroup_gc(void);

@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "podfs.h"
+#include "podlandlock.h"
+#include "podseccomp.h"
 #include "proto.h"
 #include "sandbox.h"
 
@@ -130,7 +132,9 @@ podinit_run(const struct podinit *pi)
 	struct pollfd		 pfd[2];
 	sigset_t		 all, none;
 	pid_t			 worker, pid, self;
+	char			 err[200];
 	int			 hi[7], i, sfd, status, done = 0, code = 0;
+	int			 abi;
 
 	/* stdin, stdout, stderr, then the pipes, at fixed places. */
 	hi[0] = fcntl(pi->stdin_fd, F_DUPFD_CLOEXEC, 16);
@@ -183,6 +187,22 @@ podinit_run(const struct podinit *pi)
 		    getppid() != self ||
 		    sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 			podinit_fail(EXIT_PODRUNNER);
+		/*
+		 * The last layers, in the worker only: landlock (the
+		 * plan's grants again, independently of the mounts), then
+		 * the seccomp profile, which forbids what came before.
+		 */
+		if (pi->sandboxed) {
+			if (pod_landlock_apply(pi->ll, &abi, err,
+			    sizeof(err)) == -1) {
+				errno = 0;
+				podinit_report(EXIT_PODRUNNER, err);
+			}
+			if (pod_seccomp_install(err, sizeof(err)) == -1) {
+				errno = 0;
+				podinit_report(EXIT_PODRUNNER, err);
+			}
+		}
 		execve(pi->argv[0], pi->argv, pi->env);
 		podinit_fail(127);
 	}

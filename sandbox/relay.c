@@ -43,6 +43,7 @@
 #include "log.h"
 #include "podshm.h"
 #include "podfs.h"
+#include "podlandlock.h"
 #include "privsep.h"
 #include "proto.h"
 #include "sandbox.h"
@@ -75,8 +76,11 @@ static struct {
 	int			 go[2];		/* releases pod init */
 	int			 errpipe;	/* pod init's report */
 	char			 hostname[64];
+	struct pod_ll_config	 ll;		/* landlock from the plan */
+	struct pod_ll_path	*llpaths;
 } r;
 
+static void	plan_landlock(void);
 static int	setup_fail(int, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 static void	relay_finish(void);
@@ -214,6 +218,48 @@ plan_interpreter(const char *entry)
 		}
 	}
 	fclose(f);
+}
+
+/*
+ * Landlock's rules from the plan itself: whatever is bound is granted
+ * as it is bound (read; write unless read-only; execute unless noexec),
+ * the pod's tmpfs /tmp and /dev/shm writable, /proc readable, and TCP
+ * connect to the proxy's port only.
+ */
+static void
+plan_landlock(void)
+{
+	static const uint16_t	 proxy_port[] = { 8080 };
+	const struct fsop	*op;
+	unsigned int		 acc;
+	size_t			 i, n = 0;
+
+	r.llpaths = xcalloc(r.plan.n + 1, sizeof(*r.llpaths));
+	for (i = 0; i < r.plan.n; i++) {
+		op = &r.plan.ops[i];
+		if (op->type == FSOP_BIND || op->type == FSOP_DEV) {
+			acc = POD_LL_READ;
+			if (!(op->flags & FSOP_RO))
+				acc |= POD_LL_WRITE;
+			if (!(op->flags & FSOP_NOEXEC))
+				acc |= POD_LL_EXEC;
+		} else if (op->type == FSOP_TMPFS &&
+		    (strcmp(op->dst, "/tmp") == 0 ||
+		    strcmp(op->dst, "/dev/shm") == 0))
+			acc = POD_LL_READ | POD_LL_WRITE;
+		else if (op->type == FSOP_MKDIR && strcmp(op->dst, "/proc") == 0)
+			acc = POD_LL_READ;
+		else
+			continue;
+		r.llpaths[n].path = op->dst;
+		r.llpaths[n].access = acc;
+		n++;
+	}
+	r.ll.paths = r.llpaths;
+	r.ll.npaths = n;
+	r.ll.connect_ports = proxy_port;
+	r.ll.nports = 1;
+	r.ll.scope = 1;
 }
 
 /* Is path inside (or at) an allowed grant of the pod? */
@@ -381,6 +427,7 @@ step_plan(void)
 		    under_grant(r.sp.grants[i].path))
 			fsplan_add(&r.plan, FSOP_MASK, NULL, r.sp.grants[i].path,
 			    0, 0, 0);
+	plan_landlock();
 	if (log_getverbose() > 1)
 		fsplan_print(&r.plan, stderr);
 	(void)snprintf(r.hostname, sizeof(r.hostname), "pod-%s", r.sp.podid);
@@ -598,6 +645,7 @@ step_spawn_worker(void)
 		pi.userns_fd = r.userns_fd;
 		pi.gofd = r.go[0];
 		pi.hostname = r.hostname;
+		pi.ll = &r.ll;
 	}
 	/* Pod init: pid 1 of the pod's new namespaces, or a plain child. */
 	pid = r.sandboxed ? (pid_t)syscall(SYS_clone, CLONE_NEWNS |

@@ -80,6 +80,7 @@ int		 pod_unlink_names(int, int, const char *);
 
 /* pod init (podinit.c): the worker's parent, as the pod's uid. */
 struct fsplan;
+struct pod_ll_config;
 struct podinit {
 	uid_t		  uid;
 	gid_t		  gid;
@@ -96,6 +97,7 @@ struct podinit {
 	int		  userns_fd;	/* idmapping for grants, -1 */
 	int		  gofd;		/* one byte: the relay's side is done */
 	const char	 *hostname;
+	const struct pod_ll_config *ll;	/* landlock, from the same plan */
 };
 
 /* What pod init reports on the exec pipe when it fails. */
