@@ -62,11 +62,12 @@ enum imsg_type {
 	/* sandbox -> parent. */
 	IMSG_SANDBOX_STARTED,	/* u32 worker pid (host view) */
 	IMSG_SANDBOX_FAILED,	/* u32 exit code + string: step and reason */
-	IMSG_SANDBOX_GONE,	/* pod's relay reaped, resources removed */
+	IMSG_SANDBOX_GONE,	/* struct pod_gone: relay reaped, all removed */
 
 	/* IMSG_RELAY_*: relay -> sandbox, before the relay drops. */
 	IMSG_RELAY_WORKER,	/* fd: pidfd of the worker; u32 pid */
 	IMSG_RELAY_ATTACHED,	/* worker connected and mapped: unlink names */
+	IMSG_RELAY_GO,		/* sandbox -> relay: pod init is in its cgroup */
 
 	/* IMSG_POD_*: relay -> parent (the per-pod channel). */
 	IMSG_POD_READY,		/* worker said READY */
@@ -185,6 +186,13 @@ struct policy_resp {
 	uint8_t		verdict;	/* enum verdict */
 	uint8_t		layer;		/* enum perm_layer that decided */
 	uint8_t		pad[2];
+};
+
+/* IMSG_SANDBOX_GONE: whether a limit ended the pod. */
+struct pod_gone {
+	uint32_t	limit;		/* 0 none, 1 memory, 2 pids */
+	uint32_t	pad;
+	uint64_t	value;		/* the limit that was reached */
 };
 
 /* fds that travel to the sandbox ahead of IMSG_SANDBOX_SPAWN. */

@@ -199,6 +199,20 @@ pod_start(void)
 	}
 }
 
+static const char *
+fmt_duration(uint64_t ms)
+{
+	static char	buf[32];
+
+	if (ms % 1000 == 0)
+		(void)snprintf(buf, sizeof(buf), "%llus",
+		    (unsigned long long)(ms / 1000));
+	else
+		(void)snprintf(buf, sizeof(buf), "%llums",
+		    (unsigned long long)ms);
+	return buf;
+}
+
 static void
 pod_timeout(int fd, short ev, void *arg)
 {
@@ -209,8 +223,8 @@ pod_timeout(int fd, short ev, void *arg)
 	(void)arg;
 	if (pod.exited)
 		return;
-	log_warnx("timeout: worker killed after %llu ms",
-	    (unsigned long long)parent_env.rc->timeout_ms);
+	log_warnx("worker killed: timeout after %s", fmt_duration(
+	    parent_env.rc->timeout_ms));
 	pod.timed_out = 1;
 	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, 1, -1, &sig,
 	    sizeof(sig));
@@ -276,8 +290,9 @@ get_string(struct imsg *imsg, char *buf, size_t len)
 int
 pod_sandbox_msg(struct imsg *imsg)
 {
+	struct pod_gone	 gone;
 	struct ibuf	 b;
-	char		*msg = NULL;
+	char		*msg = NULL, msgbuf[32];
 	uint32_t	 code, pid;
 
 	switch (imsg_get_type(imsg)) {
@@ -303,8 +318,15 @@ pod_sandbox_msg(struct imsg *imsg)
 		pod_maybe_done();
 		return 0;
 	case IMSG_SANDBOX_GONE:
-		if (imsg_get_len(imsg) != 0)
+		if (imsg_get_data(imsg, &gone, sizeof(gone)) == -1 ||
+		    gone.limit > 2)
 			return -1;
+		if (gone.limit == 1)
+			log_warnx("worker killed: memory limit %s reached",
+			    fmt_size(gone.value, msgbuf, sizeof(msgbuf)));
+		else if (gone.limit == 2)
+			log_warnx("worker stopped: pids limit %llu reached",
+			    (unsigned long long)gone.value);
 		/* The relay's own channel tells whether it ended well. */
 		pod.gone = 1;
 		pod_maybe_done();

@@ -94,14 +94,10 @@ main(int argc, char *argv[])
 	if (rc.allow_all)
 		fprintf(stderr, "podrunner: warning: --allow-all: every "
 		    "permission is granted\n");
-	if (rc.cmd != CMD_RUN)
-		;
-	else if (rc.no_sandbox)
+	if (rc.cmd == CMD_RUN && rc.no_sandbox)
 		fprintf(stderr, "podrunner: warning: --no-sandbox: the worker "
-		    "runs without kernel isolation\n");
-	else
-		fprintf(stderr, "podrunner: warning: cgroup limits (memory, "
-		    "cpu, pids) are not applied yet\n");
+		    "runs without kernel isolation (no namespaces, landlock, "
+		    "seccomp profile or cgroup limits)\n");
 	if (rc.debug_ui)
 		fprintf(stderr, "podrunner: warning: --debug-ui: the debug "
 		    "interface is not built yet; flag ignored\n");

@@ -42,12 +42,14 @@
  * Where the cgroups go
  * --------------------
  * Beneath the cgroup this process is already in (from
- * /proc/self/cgroup and the mounts in /proc/self/mountinfo), never at
- * the root of a hierarchy: <current>/podrunner/<podid> in every
- * hierarchy used.  The "podrunner" parent holds no process and is
- * shared by every podrunner that runs in the same cgroup; it is left
- * in place when podrunner exits (removing it would race with another
- * instance creating a pod in it).
+ * /proc/self/cgroup and the mounts in /proc/self/mountinfo), in each
+ * hierarchy used: <current>/podrunner/<podid> (here: the memory
+ * hierarchy's <current> is a pre-made cgroup, the others' the root).
+ * The "podrunner" parent holds no process and is shared by every
+ * podrunner that runs in the same cgroup; it is left in place when
+ * podrunner exits (removing it would race with another instance
+ * creating a pod in it; pod_cgroup_fini(1), for tests, removes it if
+ * empty, and a podrunner that finds it gone makes it again).
  *
  * The v2 "no internal processes" rule: a non-root v2 cgroup with
  * processes can not enable controllers for its children.  Pods and the
@@ -66,10 +68,10 @@
  * The directories are created by root, mode 0755, and stay root-owned
  * with the kernel's root-owned 0644 files: nothing is delegated (no
  * chown), so a pod, whose worker runs under an unprivileged uid
- * without capabilities, can neither change its limits nor move itself
+ * without capabilities, can neither change its limits, nor move itself
  * out of its cgroup (v2 also requires write access to the common
- * ancestor's cgroup.procs for a move).  The pod is not given
- * /sys/fs/cgroup anyway.
+ * ancestor's cgroup.procs for a move), nor make cgroups below it.
+ * The pod is not given /sys/fs/cgroup anyway.
  *
  * Ownership and clean-up
  * ----------------------
@@ -81,8 +83,6 @@
  * The fds are O_CLOEXEC; a pod process forked from the sandbox should
  * close them before it runs pod code (close_range), or the pod holds
  * its own lock and a stale pod is only collected once it is empty.
- * If the parent is removed under us, it is made again on the next
- * pod_cgroup_create().
  *
  * Attach before the pod makes its cgroup namespace root: unshare or
  * clone with CLONE_NEWCGROUP after pod_cgroup_attach() (or clone3

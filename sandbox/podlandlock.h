@@ -38,8 +38,13 @@
  *
  * Network (ABI 4): TCP connect(2) is allowed only to connect_ports (on
  * any address, IPv4 and IPv6), bind(2) of a TCP socket to any port is
- * denied.  Landlock does not see UDP, nor the ephemeral port a listen(2)
- * on an unbound socket picks: the pod's network namespace covers those.
+ * denied.  Known gaps (ABI 7, kernel 6.18, each verified): Landlock does
+ * not see UDP; nor the ephemeral port a listen(2) on an unbound socket
+ * picks; nor MPTCP sockets (socket(..., IPPROTO_MPTCP) connects and binds
+ * anywhere, landlock-lsm/linux#54); nor the implicit connect of
+ * sendto/sendmsg(MSG_FASTOPEN) (landlock-lsm/linux#41).  The pod's
+ * network namespace bounds what is reachable; seccomp should refuse
+ * IPPROTO_MPTCP and MSG_FASTOPEN.
  *
  * Scope (ABI 6, cfg->scope): the process and its descendants can neither
  * connect/send to an abstract Unix socket created outside the Landlock
@@ -110,7 +115,11 @@ struct pod_ll_config {
 	size_t		 nports;	/* bind: never */
 	int		 scope;		/* 1: scope abstract unix + signals */
 	int		 max_abi;	/* 0: the kernel's; else a cap (tests) */
-	/* Optional: told each dropped guarantee and skipped path. */
+	/*
+	 * Optional: called for each dropped guarantee and skipped path;
+	 * the string is the path for POD_LL_NOTE_MISSING, else the note's
+	 * text (pod_landlock_note_str).  Runs in the calling process.
+	 */
 	void		(*note)(void *, enum pod_ll_note, const char *);
 	void		*note_arg;
 };

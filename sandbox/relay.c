@@ -687,10 +687,35 @@ step_idmap(void)
 	return 0;
 }
 
-/* Our side is done: pod init may build the pod. */
+/*
+ * Our side is done, and the sandbox process's (pod init in its cgroup):
+ * pod init may build the pod.
+ */
 static int
 step_release(void)
 {
+	struct pollfd	 pfd;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 got;
+
+	for (;;) {
+		if ((got = imsg_get(&r.sandbox.ibuf, &imsg)) == -1)
+			fatalx("malformed message from the sandbox process");
+		if (got == 1)
+			break;
+		pfd.fd = RELAY_FD_SANDBOX;
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, -1);
+		if ((n = imsgbuf_read(&r.sandbox.ibuf)) == 0)
+			exit(1);
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			fatal("read from the sandbox process");
+	}
+	if (imsg_get_type(&imsg) != IMSG_RELAY_GO || imsg_get_len(&imsg) != 0)
+		fatalx("unexpected %s from the sandbox process",
+		    imsg_type_name(imsg_get_type(&imsg)));
+	imsg_free(&imsg);
 	if (r.sandboxed && write(r.go[1], "g", 1) != 1)
 		return setup_fail(EXIT_PODRUNNER, "release pod init: %s",
 		    strerror(errno));

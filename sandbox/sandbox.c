@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "podcgroup.h"
 #include "policy.h"
 #include "privsep.h"
 #include "proto.h"
@@ -42,6 +43,8 @@ struct pod {
 	int			 pidfd;		/* the worker, -1 until known */
 	int			 pending_sig;
 	unsigned int		 slot;		/* worker uid slot */
+	struct pod_cgroup	*cg;		/* limits; NULL: --no-sandbox */
+	struct pod_limits	 limits;
 };
 
 static int	sandbox_dispatch_parent(struct imsg *);
@@ -61,6 +64,7 @@ static TAILQ_HEAD(, pod) pods = TAILQ_HEAD_INITIALIZER(pods);
 static int		 spawn_fds[SPAWN_FD_MAX] = { -1, -1, -1, -1 };
 static int		 rootfd = -1, rundirfd = -1, shmdirfd = -1, uidlockfd = -1;
 static unsigned char	 slot_used[WORKER_UID_COUNT];
+static char		 cgroup_error[256];	/* "": cgroups usable */
 
 /*
  * What spawning needs: changing to the worker's and the relay's users
@@ -105,6 +109,13 @@ sandbox_main(void)
 		fatalx("evsignal");
 
 	gc_stale_pods();
+	/* The cgroup hierarchies, opened before the chroot. */
+	if (pod_cgroup_init(cgroup_error, sizeof(cgroup_error)) == 0) {
+		cgroup_error[0] = '\0';
+		(void)pod_cgroup_gc();
+	} else if (cgroup_error[0] == '\0')
+		(void)snprintf(cgroup_error, sizeof(cgroup_error),
+		    "no usable cgroup hierarchy");
 	priv_confine("sandbox", NULL, sandbox_caps,
 	    sizeof(sandbox_caps) / sizeof(sandbox_caps[0]));
 	priv_seccomp_spawner();
@@ -249,7 +260,7 @@ sandbox_spawn(struct imsg *imsg)
 	struct spawn_spec	 sp;
 	struct pod		*p;
 	struct ibuf		*b;
-	char			*argv[8];
+	char			*argv[8], err[256];
 	int			 sv[2], hi[5], i, argc = 0;
 	pid_t			 pid;
 
@@ -273,6 +284,19 @@ sandbox_spawn(struct imsg *imsg)
 	sp.worker_uid = sp.worker_gid = WORKER_UID_BASE + p->slot;
 	spawn_grants(&sp);
 	sp.tmpfs_size = sandbox_child.policy->res.tmpfs;
+	if (!(sp.flags & SPAWN_F_NO_SANDBOX)) {
+		/* The pod's cgroup, with the policy's limits. */
+		p->limits.memory = sandbox_child.policy->res.memory;
+		p->limits.cpu_millis = sandbox_child.policy->res.cpu_pct * 10;
+		p->limits.pids = sandbox_child.policy->res.pids;
+		if (cgroup_error[0] != '\0' || (p->cg = pod_cgroup_create(
+		    p->podid, &p->limits, err, sizeof(err))) == NULL) {
+			spawn_failed(spawn_fds[SPAWN_FD_PARENT], "cgroup limits: "
+			    "%s", cgroup_error[0] != '\0' ? cgroup_error : err);
+			slot_free(p->slot);
+			goto fail;
+		}
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sv) == -1)
 		fatal("socketpair");
@@ -365,6 +389,14 @@ sandbox_relay_handler(int fd, short events, void *arg)
 			return;
 		}
 		imsg_free(&imsg);
+		/* Pod init goes into its cgroup before it may start. */
+		if (p->cg != NULL && pod_cgroup_attach(p->cg, (pid_t)pid) == -1) {
+			log_warn("pod %s: cgroup attach", p->podid);
+			(void)kill(p->relay_pid, SIGKILL);
+			imsgev_clear(&p->relay);
+			return;
+		}
+		imsgev_compose(&p->relay, IMSG_RELAY_GO, p->id, 0, -1, NULL, 0);
 		child_compose(IMSG_SANDBOX_STARTED, p->id, -1, &pid,
 		    sizeof(pid));
 		if (p->pending_sig != 0 &&
@@ -413,6 +445,9 @@ pod_kill(struct pod *p)
 	uid_t	uid = WORKER_UID_BASE + p->slot;
 	pid_t	pid;
 
+	/* The cgroup first: atomic, whatever the uid of what is in it. */
+	if (p->cg != NULL)
+		(void)pod_cgroup_kill(p->cg);
 	switch (pid = fork()) {
 	case -1:
 		log_warn("pod %s: fork to kill the pod", p->podid);
@@ -521,10 +556,31 @@ gc_stale_pods(void)
 static void
 pod_gone(struct pod *p)
 {
+	struct pod_gone	gone;
 	struct pollfd	pfd;
 
+	/* Did a limit end it?  Asked before the cgroup goes. */
+	memset(&gone, 0, sizeof(gone));
+	if (p->cg != NULL) {
+		switch (pod_cgroup_limit_hit(p->cg)) {
+		case LIMIT_MEMORY:
+			gone.limit = 1;
+			gone.value = p->limits.memory;
+			break;
+		case LIMIT_PIDS:
+			gone.limit = 2;
+			gone.value = p->limits.pids;
+			break;
+		default:
+			break;
+		}
+	}
 	/* No process of the pod's uid survives the release of that uid. */
 	pod_kill(p);
+	if (p->cg != NULL && pod_cgroup_destroy(p->cg) == -1)
+		log_warnx("pod %s: a cgroup directory is left for the next "
+		    "start", p->podid);
+	p->cg = NULL;
 	if (p->pidfd != -1) {
 		pfd.fd = p->pidfd;
 		pfd.events = POLLIN;
@@ -536,7 +592,7 @@ pod_gone(struct pod *p)
 	slot_free(p->slot);
 	if (p->relay.ev != NULL)
 		imsgev_clear(&p->relay);
-	child_compose(IMSG_SANDBOX_GONE, p->id, -1, NULL, 0);
+	child_compose(IMSG_SANDBOX_GONE, p->id, -1, &gone, sizeof(gone));
 	TAILQ_REMOVE(&pods, p, entry);
 	free(p);
 }
