@@ -82,7 +82,9 @@ PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
 UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm \
 		   $(B)/regress/unit/test_policy $(B)/regress/unit/test_match \
-		   $(B)/regress/unit/test_podseccomp
+		   $(B)/regress/unit/test_podseccomp \
+		   $(B)/regress/unit/test_podlandlock \
+		   $(B)/regress/unit/test_podcgroup
 
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
 	bench fuzz
@@ -139,6 +141,10 @@ $(B)/regress/unit/test_policy: $(call obj,regress/unit/test_policy.c) $(POLICY_O
 $(B)/regress/unit/test_match: $(call obj,regress/unit/test_match.c) $(POLICY_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_podseccomp: $(call obj,regress/unit/test_podseccomp.c sandbox/podseccomp.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_podlandlock: $(call obj,regress/unit/test_podlandlock.c sandbox/podlandlock.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+$(B)/regress/unit/test_podcgroup: $(call obj,regress/unit/test_podcgroup.c sandbox/podcgroup.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt

@@ -219,6 +219,7 @@ check_main(int json)
 		    feat & PODCG_F_PIDS ? "yes" : "no",
 		    feat & PODCG_F_CPU ? "yes" : "no",
 		    feat & PODCG_F_KILL ? "cgroup.kill" : "signals");
+		pod_cgroup_fini(0);
 	} else
 		(void)snprintf(p[n].detail, sizeof(p[n].detail), "%s", err);
 	p[n].required = 1;

@@ -90,7 +90,8 @@
 #define POD_LL_WRITE	0x02u
 #define POD_LL_EXEC	0x04u
 #define POD_LL_IOCTL	0x08u
-#define POD_LL_ALL	(POD_LL_READ | POD_LL_WRITE | POD_LL_EXEC | POD_LL_IOCTL)
+#define POD_LL_ALL	(POD_LL_READ | POD_LL_WRITE | POD_LL_EXEC | \
+			 POD_LL_IOCTL)
 
 #define POD_LL_ABI_MAX	7	/* the newest ABI this module knows */
 
@@ -114,7 +115,7 @@ struct pod_ll_config {
 	const uint16_t	*connect_ports;	/* TCP connect only to these */
 	size_t		 nports;	/* bind: never */
 	int		 scope;		/* 1: scope abstract unix + signals */
-	int		 max_abi;	/* 0: the kernel's; else a cap (tests) */
+	int		 max_abi;	/* 0: the kernel's; else a cap */
 	/*
 	 * Optional: called for each dropped guarantee and skipped path;
 	 * the string is the path for POD_LL_NOTE_MISSING, else the note's

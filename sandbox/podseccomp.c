@@ -71,6 +71,8 @@ enum deny_how {
 	DENY_IOCTL,		/* ioctl() with request datum */
 	DENY_FAMILY,		/* address family not in bit mask datum */
 	DENY_SOCKTYPE,		/* socket(datum >> 8, type datum & 0xff) */
+	DENY_ARG_EQ,		/* argument datum >> 32 == datum & LOW32 */
+	DENY_ARG_BIT,		/* argument datum >> 32 has bit(s) datum set */
 	DENY_BPF,		/* in bpf_install(), not a libseccomp rule */
 	DENY_ABI		/* a foreign ABI: the bad-arch action */
 };
@@ -250,6 +252,22 @@ static const struct deny deny_list[] = {
 	    EPERM, DENY_FAMILY, 1ULL << AF_UNIX },
 
 	/*
+	 * Two ways around landlock's TCP connect rule on this kernel: an
+	 * MPTCP socket (IPPROTO_MPTCP, 262) connects to any port
+	 * (landlock-lsm/linux#54), and TCP Fast Open's MSG_FASTOPEN on a
+	 * send connects and delivers data (landlock-lsm/linux#41).  A
+	 * worker needs neither: plain TCP does the same work.
+	 */
+	{ "socket(protocol IPPROTO_MPTCP)", SCMP_SYS(socket), EPERM,
+	    DENY_ARG_EQ, 2ULL << 32 | 262 },
+	{ "sendto(MSG_FASTOPEN)", SCMP_SYS(sendto), EPERM, DENY_ARG_BIT,
+	    3ULL << 32 | 0x20000000 },
+	{ "sendmsg(MSG_FASTOPEN)", SCMP_SYS(sendmsg), EPERM, DENY_ARG_BIT,
+	    2ULL << 32 | 0x20000000 },
+	{ "sendmmsg(MSG_FASTOPEN)", SCMP_SYS(sendmmsg), EPERM, DENY_ARG_BIT,
+	    3ULL << 32 | 0x20000000 },
+
+	/*
 	 * Execution domains: PER_LINUX (0) and the query (0xffffffff)
 	 * only.  The others change the ABI (PER_LINUX32) or weaken what
 	 * the worker execs next: ADDR_NO_RANDOMIZE turns off ASLR,
@@ -327,6 +345,14 @@ deny_add(scmp_filter_ctx ctx, const struct deny *d)
 		    SCMP_A0(SCMP_CMP_EQ, d->datum >> 8, 0),
 		    SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS,
 		    d->datum & 0xff));
+	case DENY_ARG_EQ:
+		return seccomp_rule_add(ctx, act, d->nr, 1,
+		    SCMP_CMP((unsigned int)(d->datum >> 32), SCMP_CMP_MASKED_EQ,
+		    LOW32, d->datum & LOW32));
+	case DENY_ARG_BIT:
+		return seccomp_rule_add(ctx, act, d->nr, 1,
+		    SCMP_CMP((unsigned int)(d->datum >> 32), SCMP_CMP_MASKED_EQ,
+		    d->datum & LOW32, d->datum & LOW32));
 	case DENY_BPF:
 		return 0;	/* bpf_install() */
 	case DENY_ABI:
