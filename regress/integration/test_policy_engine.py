@@ -136,7 +136,7 @@ DECISION_CASES = [
     # grants more than it names.
     D("nothing", [("FS_READ", "/data/x", 0), ("NET_CONNECT",
       "github.com:443", 0), ("ENV", "FOO", 0), ("EXEC", "ls", 0),
-      ("FS_WRITE", "/tmp/x", 0), ("SYS", "hostname", 0)]),
+      ("FS_WRITE", "/srv/x", 0), ("SYS", "hostname", 0)]),
     D("flags-only", BASIC_PROBES, flags=BASIC_FLAGS),
     D("pod-env-only", BASIC_PROBES, env=BASIC_ENV),
     D("document-file-only", BASIC_PROBES, doc=BASIC_DOC),
@@ -365,7 +365,9 @@ def test_decision(d):
 
 @pytest.fixture
 def linked_dir():
-    top = Path(tempfile.mkdtemp(prefix="podrunner-link-", dir="/tmp"))
+    # Not below /tmp: a sandboxed pod's own /tmp is allowed by the
+    # runtime layer, which would mask what this test looks at.
+    top = Path(tempfile.mkdtemp(prefix="podrunner-link-", dir="/var/tmp"))
     os.chmod(top, 0o755)
     (top / "real").mkdir()
     (top / "real" / "f").write_text("x\n")
@@ -411,23 +413,23 @@ SHAPE_CASES = [
     # net allow list mode lets unlisted hosts through.
     D("lambda.json", [("FS_READ", "/tmp/x", 1), ("FS_READ", "/proc/self/fd/3",
                                                   1),
-                      ("FS_WRITE", "/tmp/x", 0), ("FS_READ", "/etc/passwd", 0),
+                      ("FS_WRITE", "/srv/x", 0), ("FS_READ", "/etc/passwd", 0),
                       ("NET_CONNECT", "github.com:443", 0),
                       ("EXEC", "ls", 0)],
       doc=(ETC / "lambda.json").read_text()),
     D("lambda.json-b64", [("FS_READ", "/tmp/x", 1),
-                          ("FS_WRITE", "/tmp/x", 0)],
+                          ("FS_WRITE", "/srv/x", 0)],
       doc=(ETC / "lambda.json").read_text(), via="b64"),
     # The SandboxConfig: github.com only; no writes.
     D("sandboxconfig", [("NET_CONNECT", "github.com:443", 1),
                         ("NET_CONNECT", "example.com:443", 0),
-                        ("FS_WRITE", "/tmp/x", 0),
+                        ("FS_WRITE", "/srv/x", 0),
                         ("FS_READ", "/etc/passwd", 0)],
       doc=SANDBOXCONFIG),
     D("sandboxconfig-b64", [("NET_CONNECT", "github.com:443", 1),
                             ("NET_CONNECT", "example.com:443", 0)],
       doc=SANDBOXCONFIG, via="b64"),
-    D("sandboxconfig-allow-write", [("FS_WRITE", "/tmp/x", 1)],
+    D("sandboxconfig-allow-write", [("FS_WRITE", "/srv/x", 1)],
       doc={"filesystem": {"allow_write": True}}),
     D("sandboxconfig-network-disabled",
       [("NET_CONNECT", "github.com:443", 0)],
@@ -815,7 +817,7 @@ RT_PROBES = [
     ("NET_CONNECT", "example.com:443"), ("NET_CONNECT", "10.1.2.3:443"),
     ("FS_READ", "/data/x"), ("FS_READ", "/data/secret/k"),
     ("FS_READ", "/tmp/x"), ("FS_READ", "/etc/passwd"),
-    ("FS_WRITE", "/tmp/x"), ("ENV", "FOO_A"), ("ENV", "SECRET"),
+    ("FS_WRITE", "/srv/x"), ("ENV", "FOO_A"), ("ENV", "SECRET"),
     ("ENV", "HOME"), ("EXEC", "ls"), ("EXEC", "/usr/bin/cat"),
     ("FFI", "/usr/lib/libx.so"), ("SYS", "hostname"), ("SYS", "uid"),
 ]
@@ -939,11 +941,11 @@ def test_explain_json():
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["explain", "--timeout=1s"], "--timeout"),
+    (["explain", "--no-sandbox"], "--no-sandbox"),
     (["explain", "--shm-size=64k"], "--shm-size"),
     (["init-policy", "--json"], "--json"),
     (["init-policy", "--policy", "/etc/hostname"], "--policy"),
-], ids=["explain-timeout", "explain-shm-size", "init-policy-json",
+], ids=["explain-no-sandbox", "explain-shm-size", "init-policy-json",
         "init-policy-policy"])
 def test_command_usage_error(args, needle):
     # Options of another command are usage errors.  Fails if one is
