@@ -89,7 +89,13 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
 	bench fuzz
 
-all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc
+all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc \
+	build/python/podrunner_worker.pyc
+
+# The Python runtime, compiled once: a pod's copy has no __pycache__.
+build/python/podrunner_worker.pyc: worker/python/podrunner_worker.py
+	@mkdir -p $(dir $@)
+	$(Q)$(PYTHON) -c 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' $< $@
 
 # ./podrunner follows the last build (plain or SANITIZE=1).
 podrunner: $(B)/podrunner FORCE
@@ -167,6 +173,7 @@ $(B)/regress/bench/bench_policy: $(call obj,regress/bench/bench_policy.c) $(POLI
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
+	$(PYTHON) regress/bench/bench_startup.py
 
 # --- fuzzing: libFuzzer, bounded time, corpus in the tree ------------------
 FUZZ_TIME	?= 60
@@ -203,7 +210,7 @@ lint:
 # --- set-up ----------------------------------------------------------------
 DEBS := build-essential pkg-config libevent-dev libseccomp-dev libbsd-dev \
 	libbpf-dev libjansson-dev libcmocka-dev libcap-ng-dev clang llvm \
-	libclang-rt-14-dev \
+	libclang-rt-14-dev bubblewrap \
 	bpftool python3 python3-pytest mandoc procps psmisc
 
 deps:
@@ -234,6 +241,8 @@ install: all
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
 	install -m 0644 worker/python/podrunner_worker.py \
 	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.py
+	install -m 0644 build/python/podrunner_worker.pyc \
+	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.pyc
 	install -m 0644 etc/*.json $(DESTDIR)$(SYSCONFDIR)/
 	install -m 0644 parent/podrunner.1 $(DESTDIR)$(MANDIR)/man1/podrunner.1
 	install -m 0644 policyd/podrunner.policy.5 $(DESTDIR)$(MANDIR)/man5/podrunner.policy.5

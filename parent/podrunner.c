@@ -243,14 +243,21 @@ find_runtime(struct run_config *rc)
 			*slash = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL)
 			*slash = '\0';
-		if (runtime_at("%s/worker/python/podrunner_worker.py",
+		/* The compiled runtime first: nothing to compile per run. */
+		if (runtime_at("%s/build/python/podrunner_worker.pyc",
 		    "%s/build/lib/libpodshm.so.1", exe) ||
+		    runtime_at("%s/worker/python/podrunner_worker.py",
+		    "%s/build/lib/libpodshm.so.1", exe) ||
+		    runtime_at("%s/libexec/podrunner/python/"
+		    "podrunner_worker.pyc", "%s/lib/libpodshm.so.1", exe) ||
 		    runtime_at("%s/libexec/podrunner/python/podrunner_worker.py",
 		    "%s/lib/libpodshm.so.1", exe))
 			goto found;
 	}
-	(void)runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.py",
-	    "%s" LIBDIR "/libpodshm.so.1", "");
+	if (!runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.pyc",
+	    "%s" LIBDIR "/libpodshm.so.1", ""))
+		(void)runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.py",
+		    "%s" LIBDIR "/libpodshm.so.1", "");
  found:
 	if (rc->worker != WORKER_PYTHON) {
 		parent_env.runtime[0] = '\0';

@@ -474,8 +474,12 @@ static int
 step_runtime(void)
 {
 	char	script[PATH_MAX], lib[PATH_MAX], *env;
+	size_t	len;
 
-	if (copy_in(r.sp.runtime_script, POD_RUNTIME_SCRIPT, script,
+	len = strlen(r.sp.runtime_script);
+	if (copy_in(r.sp.runtime_script, len > 4 &&
+	    strcmp(r.sp.runtime_script + len - 4, ".pyc") == 0 ?
+	    POD_RUNTIME_PYC : POD_RUNTIME_SCRIPT, script,
 	    sizeof(script)) == -1 ||
 	    copy_in(r.sp.runtime_lib, POD_RUNTIME_LIB, lib, sizeof(lib)) == -1)
 		return -1;

@@ -70,6 +70,7 @@ void		 spawn_spec_free(struct spawn_spec *);
 /* What the relay puts in a pod's directory (removed with it). */
 #define POD_SOCKET		"ctl.sock"
 #define POD_RUNTIME_SCRIPT	"podrunner_worker.py"
+#define POD_RUNTIME_PYC		"podrunner_worker.pyc"
 #define POD_RUNTIME_LIB		"libpodshm.so.1"
 #define POD_ROOT		"root"	/* mountpoint of the pod's root */
 

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""make bench: start-to-exit time of `podrunner run` for a trivial Python
+script, against bare /usr/bin/python3 on the same script and against
+bubblewrap with comparable isolation (new namespaces, a tmpfs root with
+/usr read-only, fresh /proc, minimal /dev, private /tmp), all measured in
+the same run, interleaved so that machine noise hits each alike.
+
+Prints medians and what each adds over bare python3; asserts nothing
+about time.  Targets (issue 5): every layer on, the median adds under
+10 ms over bare python3; and no more than bubblewrap's overhead.
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+N = int(os.environ.get("BENCH_N", "30"))
+
+
+def timed(cmd):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit("bench_startup: %s exited %d" % (cmd[0], p.returncode))
+    return dt * 1000
+
+
+def main():
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        script = os.path.join(d, "trivial.py")
+        with open(script, "w") as f:
+            f.write("print('hi')\n")
+        os.chmod(script, 0o644)
+        cmds = {
+            "python3": ["/usr/bin/python3", script],
+            "podrunner": [os.path.join(ROOT, "podrunner"), "run", script],
+            "podrunner --no-sandbox": [os.path.join(ROOT, "podrunner"),
+                                       "run", "--no-sandbox", script],
+        }
+        if shutil.which("bwrap"):
+            cmds["bwrap"] = [
+                "bwrap", "--unshare-all", "--die-with-parent",
+                "--tmpfs", "/", "--ro-bind", "/usr", "/usr",
+                "--symlink", "usr/lib", "/lib",
+                "--symlink", "usr/lib64", "/lib64",
+                "--symlink", "usr/bin", "/bin",
+                "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache",
+                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                "--ro-bind", script, script,
+                "/usr/bin/python3", script]
+        times = {k: [] for k in cmds}
+        for k, c in cmds.items():	# warm caches
+            timed(c)
+        for _ in range(N):
+            for k, c in cmds.items():
+                times[k].append(timed(c))
+    base = statistics.median(times["python3"])
+    print("start-to-exit of a trivial script, %d runs each (median, ms)" % N)
+    for k in cmds:
+        m = statistics.median(times[k])
+        print("  %-24s %7.1f ms   %+6.1f ms over python3" % (k, m, m - base))
+    pr = statistics.median(times["podrunner"]) - base
+    print("  target: podrunner adds < 10 ms: %s" %
+          ("met" if pr < 10 else "NOT met (%.1f ms)" % pr))
+    if "bwrap" in times:
+        bw = statistics.median(times["bwrap"]) - base
+        print("  bubblewrap adds %.1f ms; podrunner / bubblewrap overhead: "
+              "%.1fx" % (bw, pr / bw if bw > 0 else float("inf")))
+
+
+if __name__ == "__main__":
+    main()
