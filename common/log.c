@@ -56,20 +56,32 @@ log_getverbose(void)
 static void
 log_line(int pri, const char *msg)
 {
-	char	line[2300];
-	int	n;
+	struct timespec	ts;
+	char		line[2300], stamp[32];
+	int		n;
 
 	if (!log_debug_mode) {
 		syslog(pri, "%s: %s", log_procname ? log_procname : "parent",
 		    msg);
 		return;
 	}
-	/* One write(2) per line keeps lines of concurrent processes whole. */
+	/*
+	 * One write(2) per line keeps lines of concurrent processes whole.
+	 * Debugging at -vv, lines carry the monotonic clock (ms, the same
+	 * in every process) to follow a pod's start across processes.
+	 */
+	if (log_verbose > 1) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		(void)snprintf(stamp, sizeof(stamp), "%lld.%03ld ",
+		    (long long)ts.tv_sec % 100000, ts.tv_nsec / 1000000);
+	} else
+		stamp[0] = '\0';
 	if (log_procname == NULL)
-		n = snprintf(line, sizeof(line), "podrunner: %s\n", msg);
+		n = snprintf(line, sizeof(line), "%spodrunner: %s\n", stamp,
+		    msg);
 	else
-		n = snprintf(line, sizeof(line), "podrunner[%s]: %s\n",
-		    log_procname, msg);
+		n = snprintf(line, sizeof(line), "%spodrunner[%s]: %s\n",
+		    stamp, log_procname, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

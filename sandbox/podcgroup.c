@@ -1364,10 +1364,9 @@ rmdir_one(int parentfd, const char *id)
 			return 0;
 		if (errno != EBUSY || waited >= RMDIR_WAIT_MS)
 			return -1;
+		/* Emptying takes about a millisecond: look again soon. */
 		msleep(step);
 		waited += step;
-		if (step < 20)
-			step *= 2;
 	}
 }
 
@@ -1384,8 +1383,6 @@ pod_remove(struct pod_cgroup *p)
 		    waited < DESTROY_WAIT_MS) {
 			msleep(step);
 			waited += step;
-			if (step < 50)
-				step *= 2;
 			if (waited - lastkill >= 200) {
 				(void)pod_cgroup_kill(p);
 				lastkill = waited;

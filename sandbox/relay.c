@@ -1257,14 +1257,17 @@ relay_main(void)
 		fatalx("evsignal");
 
 	/* The checklist, in order; the first failure names its step. */
+	log_debug("set-up starts");
 	if (((r.protocol || r.sandboxed) && step_pod_dir() == -1) ||
 	    (r.protocol && (step_runtime() == -1 ||
 	    step_control_socket() == -1 || step_shared_memory() == -1 ||
 	    step_entry() == -1)) ||
 	    (r.sandboxed && (step_plan() == -1 || step_idmap() == -1)) ||
+	    (log_debug("plan ready"), 0) ||
 	    step_spawn_worker() == -1 ||
 	    step_report_worker() == -1 ||
 	    step_release() == -1 ||
+	    (log_debug("pod init released"), 0) ||
 	    step_exec_result() == -1) {
 		if (r.worker > 0)
 			(void)kill(r.worker, SIGKILL);
