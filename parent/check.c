@@ -182,6 +182,7 @@ check_main(int json)
 
 	p[n].name = "idmapped mounts";
 	p[n].ok = in_child(try_idmap);
+	p[n].required = 1;
 	(void)snprintf(p[n].detail, sizeof(p[n].detail),
 	    "MOUNT_ATTR_IDMAP on a bind");
 	p[n++].degrades = "grants of the invoking user's private files "

@@ -341,15 +341,16 @@ policyd_config_done(char *err, size_t errlen)
 /* How each kind is enforced in this release (podrunner(1), CAVEATS). */
 static const char *enforcement[PERM_MAX] = {
 	[PERM_NET] = "the pod's network namespace (loopback only: no route "
-	    "out); the runtime's hooks ask policyd; the egress proxy: not yet",
+	    "out) and landlock (TCP connect to the proxy port only); the "
+	    "runtime's hooks ask policyd; the egress proxy: not yet",
 	[PERM_READ] = "the pod's filesystem (only granted paths exist, "
-	    "read-only); the runtime's hooks ask policyd; landlock: not yet",
+	    "read-only) and landlock; the runtime's hooks ask policyd",
 	[PERM_WRITE] = "the pod's filesystem (only granted paths are "
-	    "writable); the runtime's hooks ask policyd; landlock: not yet",
+	    "writable) and landlock; the runtime's hooks ask policyd",
 	[PERM_ENV] = "the worker's environment is scrubbed to what is "
 	    "allowed; the runtime's hooks ask policyd",
-	[PERM_RUN] = "the pod's filesystem (only granted commands exist); "
-	    "the runtime's hooks ask policyd; landlock execute rights: not yet",
+	[PERM_RUN] = "the pod's filesystem (only granted commands exist) and "
+	    "landlock execute rights; the runtime's hooks ask policyd",
 	[PERM_FFI] = "the pod's filesystem (granted libraries are mapped); "
 	    "the runtime's hooks ask policyd",
 	[PERM_SYS] = "the runtime's hooks ask policyd (the pod's own uts and "
@@ -420,8 +421,8 @@ explain(int as_json)
 		APPEND("  enforced by: %s\n", enforcement[k]);
 	}
 	APPEND("\nresources: memory %llu, cpu %u%%, pids %u, timeout %llu ms, "
-	    "tmpfs %llu (0: unlimited or default; applied by the kernel "
-	    "sandbox, not yet)\n", (unsigned long long)pol->res.memory,
+	    "tmpfs %llu (cgroup limits, the timeout and the pod's /tmp)\n",
+	    (unsigned long long)pol->res.memory,
 	    pol->res.cpu_pct, pol->res.pids,
 	    (unsigned long long)pol->res.timeout_ms,
 	    (unsigned long long)pol->res.tmpfs);

@@ -10,6 +10,8 @@
  * process becomes pid 1 of the pod's pid namespace.
  */
 #include <sys/ioctl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
@@ -100,6 +102,9 @@ podinit_sandbox(const struct podinit *pi)
 	if (read(PI_GO, &c, 1) != 1)
 		_exit(EXIT_PODRUNNER);	/* the relay is gone */
 	close(PI_GO);
+	/* In its cgroup now: the pod sees that cgroup as its root. */
+	if (unshare(CLONE_NEWCGROUP) == -1)
+		podinit_report(EXIT_PODRUNNER, "cgroup namespace");
 	if (sethostname(pi->hostname, strlen(pi->hostname)) == -1)
 		podinit_report(EXIT_PODRUNNER, "sethostname");
 	if (fsplan_run(pi->plan, pi->root, pi->userns_fd == -1 ? -1 :
@@ -164,6 +169,11 @@ podinit_run(const struct podinit *pi)
 	for (i = 1; i < NSIG; i++)
 		(void)signal(i, SIG_DFL);
 
+	/* An empty bounding set: nothing the pod runs can gain a
+	 * capability back (with no_new_privs and nosuid, twice over). */
+	for (i = 0; i <= CAP_LAST_CAP; i++)
+		if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) == -1 && errno != EINVAL)
+			podinit_fail(EXIT_PODRUNNER);
 	if (setsid() == -1 ||
 	    prctl(PR_SET_CHILD_SUBREAPER, 1) == -1 ||
 	    setgroups(0, NULL) == -1 ||
@@ -198,6 +208,10 @@ podinit_run(const struct podinit *pi)
 				errno = 0;
 				podinit_report(EXIT_PODRUNNER, err);
 			}
+			/* What an older kernel could not enforce is said. */
+			if (err[0] != '\0')
+				dprintf(STDERR_FILENO, "podrunner: warning: "
+				    "landlock ABI %d: %s\n", abi, err);
 			if (pod_seccomp_install(err, sizeof(err)) == -1) {
 				errno = 0;
 				podinit_report(EXIT_PODRUNNER, err);

@@ -262,6 +262,16 @@ plan_landlock(void)
 	r.ll.scope = 1;
 }
 
+/* Is path dir itself or below it (component-wise)? */
+static int
+path_under(const char *path, const char *dir)
+{
+	size_t	len = strlen(dir);
+
+	return strncmp(path, dir, len) == 0 &&
+	    (path[len] == '\0' || path[len] == '/');
+}
+
 /* Is path inside (or at) an allowed grant of the pod? */
 static int
 under_grant(const char *path)
@@ -333,8 +343,9 @@ step_plan(void)
 	    0, 0);
 	fsplan_add(&r.plan, FSOP_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0,
 	    0, 0);
+	/* Writable: multiprocessing's semaphores live there. */
 	fsplan_add(&r.plan, FSOP_TMPFS, NULL, "/dev/shm", FSOP_NOEXEC,
-	    64 * 1024, 0755);
+	    1024 * 1024, 01777);
 	fsplan_add(&r.plan, FSOP_TMPFS, NULL, "/tmp", FSOP_NOEXEC,
 	    r.sp.tmpfs_size, 01777);
 	fsplan_add(&r.plan, FSOP_MKDIR, NULL, "/proc", 0, 0, 0555);
@@ -355,10 +366,10 @@ step_plan(void)
 			plan_command(g->path);
 			continue;
 		}
-		if (strncmp(g->path, "/proc", 5) == 0 ||
-		    strncmp(g->path, "/sys", 4) == 0 ||
-		    strncmp(g->path, "/dev", 4) == 0 ||
-		    strncmp(g->path, PATH_RUNDIR, strlen(PATH_RUNDIR)) == 0) {
+		if (path_under(g->path, "/proc") ||
+		    path_under(g->path, "/sys") ||
+		    path_under(g->path, "/dev") ||
+		    path_under(g->path, PATH_RUNDIR)) {
 			log_warnx("pod %s: %s is not mapped into pods",
 			    r.sp.podid, g->path);
 			continue;
@@ -391,8 +402,6 @@ step_plan(void)
 	fsplan_add(&r.plan, FSOP_BIND, "/usr/lib/x86_64-linux-gnu",
 	    "/usr/lib/x86_64-linux-gnu", FSOP_RO | FSOP_OPTIONAL, 0, 0);
 	fsplan_add(&r.plan, FSOP_BIND, "/usr/lib64", "/usr/lib64",
-	    FSOP_RO | FSOP_OPTIONAL, 0, 0);
-	fsplan_add(&r.plan, FSOP_BIND, "/etc/ld.so.cache", "/etc/ld.so.cache",
 	    FSOP_RO | FSOP_OPTIONAL, 0, 0);
 	if (r.protocol) {
 		/* Python: the interpreter and its library directories. */
@@ -652,9 +661,10 @@ step_spawn_worker(void)
 		pi.ll = &r.ll;
 	}
 	/* Pod init: pid 1 of the pod's new namespaces, or a plain child. */
+	/* The cgroup namespace comes later, from pod init in its cgroup. */
 	pid = r.sandboxed ? (pid_t)syscall(SYS_clone, CLONE_NEWNS |
 	    CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
-	    CLONE_NEWCGROUP | SIGCHLD, 0, 0, 0, 0) : fork();
+	    SIGCHLD, 0, 0, 0, 0) : fork();
 	switch (pid) {
 	case -1:
 		return setup_fail(EXIT_PODRUNNER, "clone: %s", strerror(errno));

@@ -306,6 +306,8 @@ sandbox_spawn(struct imsg *imsg)
 	argv[argc++] = "relay";
 	if (log_getdebug())
 		argv[argc++] = "-d";
+	if (log_getverbose() > 0)
+		argv[argc++] = "-v";
 	if (log_getverbose() > 1)
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
