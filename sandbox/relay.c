@@ -355,7 +355,9 @@ step_plan(void)
 	 * are the worker's.  Grants of one path fold into one bind:
 	 * writable if written, executable if run.
 	 */
-	qsort(r.sp.grants, r.sp.ngrants, sizeof(*r.sp.grants), grant_cmp);
+	if (r.sp.ngrants > 0)
+		qsort(r.sp.grants, r.sp.ngrants, sizeof(*r.sp.grants),
+		    grant_cmp);
 	for (i = 0; i < r.sp.ngrants; i++) {
 		g = &r.sp.grants[i];
 		if (g->action == PERM_DENY || (i > 0 &&
