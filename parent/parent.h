@@ -64,6 +64,7 @@ void		 proc_fail(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 int		 proc_dispatch_sandbox(struct proc *, struct imsg *);
 void		 proc_sigchld(void);
+int		 proc_blame_dead(void);
 
 /* check.c */
 int		 check_main(int);

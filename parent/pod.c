@@ -412,9 +412,10 @@ pod_imsg_handler(int fd, short events, void *arg)
 	(void)arg;
 	if ((n = imsgev_handle_io(&pod.iev, events)) <= 0) {
 		imsgev_clear(&pod.iev);
-		if (!pod.exited && pod.failed_code == 0)
-			proc_fail("relay process died unexpectedly");
-		else
+		if (!pod.exited && pod.failed_code == 0) {
+			if (!proc_blame_dead())
+				proc_fail("relay process died unexpectedly");
+		} else
 			pod_maybe_done();
 		return;
 	}

@@ -520,6 +520,35 @@ proc_child_died(struct proc *p)
 	    p->title);
 }
 
+/*
+ * The pod's relay went away: when a daemon died, that is the cause
+ * (the relay follows the sandbox by its parent-death signal), and it is
+ * the one to name.  1 if one was found (and failed closed), else 0.
+ */
+int
+proc_blame_dead(void)
+{
+	struct timespec	 ts = { 0, 2 * 1000 * 1000 };
+	char		 buf[128];
+	int		 status, i, tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		for (i = PROC_PARENT + 1; i < PROC_MAX; i++) {
+			if (!procs[i].alive ||
+			    waitpid(procs[i].pid, &status, WNOHANG) !=
+			    procs[i].pid)
+				continue;
+			procs[i].alive = 0;
+			proc_fail("%s process died unexpectedly (%s)",
+			    procs[i].title, status_str(status, buf,
+			    sizeof(buf)));
+			return 1;
+		}
+		(void)nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 static const char *
 status_str(int status, char *buf, size_t len)
 {
