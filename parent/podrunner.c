@@ -305,6 +305,8 @@ runtime_grants(struct run_config *rc)
 	}
 	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
 		runtime_grant(PERM_READ, devs[i]);
+	/* subprocess.DEVNULL and friends open it for writing. */
+	runtime_grant(PERM_WRITE, "/dev/null");
 	if (rc->entry != NULL)
 		runtime_grant(PERM_READ, rc->entry);
 	/* The pod's own /tmp: private, size-limited; not the host's. */

@@ -85,10 +85,12 @@ connects and sends ``READY\\n`` once it has opened the rings.
 
 worker -> supervisor:
 
-    [u8 type][u32 req_id LE][payload, UTF-8]    a permission request
+    [u8 type][u32 req_id LE][target, UTF-8]     a permission request
         types: FS_READ=1 FS_WRITE=2 NET_CONNECT=3 EXEC=4 LISTDIR=5
                ENV=6 FFI=7 SYS=8
-        req_id is never 0.
+        req_id is never 0, and unique among the requests in flight.
+        The target is 1 to 4096 bytes without NUL (anything else closes
+        the connection); its forms are under "Targets" below.
     [u8 0x10][u32 0]                            DATA: frames were written
                                                 to the worker->supervisor
                                                 ring
@@ -122,25 +124,175 @@ shared-memory segment cannot be opened, the socket cannot be connected,
 the control socket closes or carries a malformed message, a ring is
 corrupt (EPROTO), or the "run" frame is malformed.
 
+Targets
+-------
+What a request names, in the form the policy matches (policy.h):
+
+    FS_READ, FS_WRITE, LISTDIR   an absolute path, symlinks resolved
+                                 ("/etc/passwd"); LISTDIR is decided as
+                                 a read of the directory
+    NET_CONNECT   "host:port", "[v6addr]:port", or the host alone when
+                  there is no port (a name lookup without one): a rule
+                  with a port then does not match.  Host names in lower
+                  case, IPv6 in its short form without a zone.
+    EXEC          the absolute path of the program, symlinks resolved,
+                  or a bare name that PATH does not find
+    ENV           a variable name
+    FFI           the absolute path of a library, symlinks resolved (a
+                  name the runtime cannot place is sent as given)
+    SYS           one of Deno's names: hostname, os, osRelease,
+                  osUptime, loadavg, networkInterfaces,
+                  systemMemoryInfo, uid, gid, cpus, homedir, username,
+                  statfs, getPriority, setPriority, getegid
+
 Permission checks
 -----------------
-check(kind, target) sends a request and waits for its decision.  It is
-available to code in the pod as ``import podrunner_worker`` (the runtime
-registers itself under that name); hooking it into builtins is separate.
+check(kind, target) sends a request and waits for its decision (no
+cache).  It is available to code in the pod as ``import
+podrunner_worker`` (the runtime registers itself under that name).
+Requests may come from several threads at once: one is in flight per
+process at a time, and answers are matched by req_id.
+
+Permission hooks
+----------------
+Just before the script runs (after the runtime's own imports), the
+runtime installs a PEP 578 audit hook (sys.addaudithook: the script
+cannot remove it) and a few wrappers, and from then on asks before the
+script does what a permission governs.  A denial raises PermissionError
+(errno EACCES) in the script, before anything happens, with Deno's
+message naming the target and the flag that allows it:
+
+    Requires read access to "/etc/passwd", run again with
+    --allow-read=/etc/passwd
+
+(one line; "read" is read, write, net, run, env, ffi or sys).  Answers
+are cached per (type, target) for the life of the process, since the
+policy is fixed for a run: a loop of opens costs one round trip, and a
+warn decision is logged by podrunner once per target.  The runtime's own
+work (its control socket and rings, its own imports) is never asked
+about.  Audit events and what they ask:
+
+    open                FS_WRITE if the mode has w, a, x or + or the
+                        flags O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or
+                        O_APPEND, else FS_READ (builtins.open, io.open,
+                        os.open, io.open_code, so imports too; an fd is
+                        not asked about)
+    os.listdir, os.scandir, os.walk, os.fwalk, shutil.copytree (source)
+                        LISTDIR
+    os.getxattr, os.listxattr, shutil.copyfile/copymode/copystat
+    (source), shutil.unpack_archive (archive)
+                        FS_READ
+    os.mkdir, os.rmdir, os.remove, os.rename (both), os.link (both),
+    os.symlink (the link), os.chmod, os.chown, os.utime, os.truncate,
+    os.setxattr, os.removexattr, shutil.copyfile/copymode/copystat
+    (destination), shutil.copytree (destination), shutil.move (both),
+    shutil.chown, shutil.rmtree, shutil.unpack_archive (destination)
+                        FS_WRITE (what removes, renames or creates a
+                        name resolves the directory but not the name)
+    socket.connect, socket.sendto, socket.sendmsg, socket.bind
+                        NET_CONNECT for AF_INET/AF_INET6 (port 0 is
+                        sent without a port); FS_WRITE of the socket
+                        file for AF_UNIX (abstract names: nothing)
+    socket.getaddrinfo  NET_CONNECT "host:port" (port None or 0: the
+                        host alone; a service name is looked up); host
+                        None is not asked about
+    socket.gethostbyname, socket.gethostbyaddr
+                        NET_CONNECT of the host alone
+    socket.getnameinfo  NET_CONNECT "host:port"
+    socket.gethostname  SYS "hostname"
+    subprocess.Popen, os.posix_spawn, pty.spawn
+                        EXEC: the program (executable, or args[0]),
+                        looked up in PATH (Popen's env and cwd count)
+    os.system           EXEC of /bin/sh, shown as "sh"
+    os.exec             EXEC of the file (through os.execvp and the
+                        other PATH-searching forms: of the name given)
+    ctypes.dlopen       FFI: the library's path (a loaded library's from
+                        /proc/self/maps, else LD_LIBRARY_PATH, ld.so.conf
+                        and the default directories); CDLL(None) is the
+                        interpreter
+    os.putenv, os.unsetenv
+                        ENV of the name (so setting and deleting
+                        os.environ items asks)
+
+EXEC is asked for the real path; when the name the program was called by
+differs from its real file's (python3 -> python3.11), a rule for that
+path or name is asked for too, and either allowing suffices.  A connect
+to an address that a name allowed by getaddrinfo or gethostbyname
+resolved to is allowed as the name was (Deno checks the name, not its
+addresses); any other address is asked about.
+
+Without an audit event, wrappers ask:
+
+    os.environ, os.environb, os.getenv
+                        a checking os._Environ: reading a variable that
+                        is set asks ENV for its name (denied: raises); a
+                        variable that is not set is absent without
+                        asking; iteration, len(), repr() and copies show
+                        only allowed variables
+    os.uname, platform.uname (and platform.system etc.)    SYS "os"
+    platform.node       SYS "hostname"
+    os.getloadavg       SYS "loadavg"
+    os.getuid, os.geteuid, os.getresuid                   SYS "uid"
+    os.getgid, os.getgroups                               SYS "gid"
+    os.getegid          SYS "getegid" (os.getresgid: gid and getegid)
+    os.cpu_count        SYS "cpus"; denied, it returns None (the CPU
+                        count is "undetermined", as its documentation
+                        allows), since the standard library sizes its
+                        pools by it (ThreadPoolExecutor, hence asyncio)
+    os.getpriority, os.setpriority       SYS "getPriority", "setPriority"
+    os.statvfs (shutil.disk_usage)       SYS "statfs"
+    socket.if_nameindex, if_nametoindex, if_indextoname
+                        SYS "networkInterfaces"
+    os.spawn*           EXEC in the parent before the fork
+    shutil.rmtree       FS_WRITE of the tree once; its removals inside
+                        are not asked about again
+
+After os.fork() the child inherits the hooks and the cache and asks over
+the same control socket; a POSIX lock on a memfd then keeps one exchange
+in flight across the processes, so each answer reaches the process that
+asked (a child's req_ids have the top bit set).  A notification read by
+a child is not for it: DATA is dropped (the worker reads the ring at
+the next one), STOP makes the child exit.  A child never writes frames.
+
+The hooks are the friendly layer, not a boundary: they give denials a
+message and let warn and monitor decisions be logged; the kernel layers
+(mounts, landlock, seccomp, the network namespace) are what enforce.
+What they cannot see:
+- metadata calls without an audit event: os.stat, os.lstat, os.access,
+  os.path.exists, os.readlink, os.chdir, os.mkfifo, os.mknod;
+- operations on file descriptors (os.read/os.write/os.sendfile/mmap on
+  an fd that was opened before, or inherited);
+- a relative path opened with dir_fd= is resolved against the current
+  directory (the "open" event does not carry the fd; os.fwalk's own
+  opens and the other events' dir_fd arguments are handled);
+- ctypes: libraries loaded before the hooks (ctypes.pythonapi, the C
+  library through it) are usable without asking, and ctypes can undo
+  anything in the process; so can code that reaches the originals
+  (posix.getuid, _socket, os.environ._data, posix.environ) or rebinds
+  this module's objects;
+- a signal handler that runs while the runtime resolves a target (a
+  library's path, a service name) or inside shutil.rmtree is not asked
+  about (one that runs during an exchange with the supervisor is);
+- glob, os.walk and FileFinder (imports) treat a denied directory like
+  an unreadable one: skipped without an error (os.walk's top is asked).
 """
 
 import base64
 import ctypes
 import ctypes.util
 import errno
+import fcntl
+import itertools
 import json
 import os
+import select
 import signal
 import socket
 import struct
 import sys
 import time
 import types
+import _thread
 
 __all__ = ["check", "DENY", "ALLOW", "WARN", "FS_READ", "FS_WRITE",
            "NET_CONNECT", "EXEC", "LISTDIR", "ENV", "FFI", "SYS"]
@@ -176,25 +328,62 @@ CTL_MSG = struct.Struct("<BI")
 READY = b"READY\n"
 SEND_TIMEOUT = 2.0
 RECV_BUF = 64 * 1024        # grown on demand, up to the largest frame
+TARGET_MAX = 4096           # bytes of a request's target
+RID_SPAN = 0x7fffffff       # the worker's req_ids: 1 .. 0x7fffffff
+CHILD_RID = 0x80000000      # a forked child's: this bit, its pid, a count
+CACHE_MAX = 65536           # decisions remembered (then forgotten at once)
+ANSWER_POLL = 0.05          # s: re-check filed answers while waiting
+MAX_IN_FLIGHT = 8           # requests per process (the socket queues 10)
+RESEND_AFTER = 5.0          # s of silence before a request is sent again
 
 
 class ProtocolError(Exception):
     """The supervisor or the rings broke the protocol."""
 
 
-def _die(reason):
-    """Report a protocol or set-up failure and exit 70 at once."""
+_tls = _thread._local()
+
+
+def _runtime():
+    """``with _runtime():`` marks the runtime's own work in this thread;
+    the permission hooks do not ask about it.  The mark is a per-thread
+    re-entrant lock: taken and released in C, so that an exception a
+    signal handler raises cannot leave it set (which would turn the
+    checks off for the thread)."""
+    r = getattr(_tls, "region", None)
+    if r is None:
+        r = _tls.region = _thread.RLock()
+    return r
+
+
+def _in_runtime():
+    r = getattr(_tls, "region", None)
+    return r is not None and r._is_owned()
+
+
+def _flush_stdio():
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
         except Exception:
             pass
-    try:
-        os.write(2, ("podrunner-worker: %s\n" % reason).encode(
-            "utf-8", "backslashreplace"))
-    except OSError:
-        pass
-    os._exit(EX_SOFTWARE)
+
+
+def _die(reason):
+    """Report a protocol or set-up failure and exit 70 at once."""
+    said = False
+    while True:
+        # An exception a signal handler raises here must not keep the
+        # process alive.
+        try:
+            if not said:
+                said = True
+                _flush_stdio()
+                os.write(2, ("podrunner-worker: %s\n" % reason).encode(
+                    "utf-8", "backslashreplace"))
+            os._exit(EX_SOFTWARE)
+        except BaseException:
+            pass
 
 
 def _warn(msg):
@@ -267,19 +456,50 @@ class _Worker:
     def __init__(self, ring, sock):
         self.ring = ring
         self.sock = sock
-        self.next_id = 1
-        self.answers = {}       # req_id -> decision that nobody awaits yet
+        self.pid = os.getpid()  # of the worker; a forked child differs
+        self.ids = itertools.count()    # next() is atomic under the GIL
+        self.rid_base = 0
+        self.rid_span = RID_SPAN
+        self.pending = set()    # req_ids this process awaits an answer to
+        self.answers = {}       # req_id -> decision not yet picked up
         self.inbox = []         # decoded frames not yet handled
         self.running = False
-        self.lock = _allocate_lock()        # one request at a time
+        # One exchange at a time per process.  Re-entrant: a signal
+        # handler that asks while its thread waits for an answer sends
+        # its own request and both answers are matched by req_id.
+        self.lock = _thread.RLock()
         self.send_lock = _allocate_lock()   # one producer on the ring
+        # After a fork the control socket is shared with another process:
+        # a POSIX lock on a memfd then serialises exchanges between them
+        # (see _fork_before).
+        self.xfd = None
+        self.xdepth = 0
+        self.poller = None
+
+    @property
+    def forked(self):
+        """True in a child forked from the worker by the script."""
+        return os.getpid() != self.pid
 
     # --- control socket ------------------------------------------------
 
-    def recv_ctl(self):
-        """Read one control message; returns (code, req_id)."""
+    def recv_ctl(self, timeout=None):
+        """Read one control message; returns (code, req_id), or None if
+        none came within timeout seconds."""
         try:
-            msg = self.sock.recv(64)
+            if timeout is None:
+                msg = self.sock.recv(64)
+            else:
+                if self.poller is None:
+                    self.poller = select.poll()
+                    self.poller.register(self.sock.fileno(), select.POLLIN)
+                if not self.poller.poll(timeout * 1000):
+                    return None
+                # Not blocking: a signal handler that ran since may have
+                # read the message.
+                msg = self.sock.recv(64, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
         except OSError as e:
             raise ProtocolError("control socket: %s" % e.strerror)
         if not msg:
@@ -295,6 +515,14 @@ class _Worker:
         raise ProtocolError("control message with code 0x%02x" % code)
 
     def dispatch_note(self, code):
+        if self.forked:
+            # A forked child consumed a notification meant for the
+            # worker: it does not touch the rings (one consumer, one
+            # producer); on STOP it exits, as the worker would.
+            if code == NOTE_STOP:
+                _flush_stdio()
+                os._exit(0)
+            return
         if code == NOTE_STOP:
             for f in (sys.stdout, sys.stderr):
                 try:
@@ -327,6 +555,9 @@ class _Worker:
     # --- rings -------------------------------------------------------------
 
     def send_frame(self, obj):
+        if self.forked:
+            # Only the worker itself produces into the ring.
+            return False
         data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
         if len(data) > self.ring.max_frame:
             size, data = len(data), self._shrink(obj)
@@ -402,35 +633,141 @@ class _Worker:
 
     # --- requests ----------------------------------------------------------
 
+    def next_rid(self):
+        return self.rid_base | (next(self.ids) % self.rid_span + 1)
+
     def check(self, kind, target):
+        # Not marked as the runtime's own work (_runtime()): an exchange
+        # raises no audit event the hooks handle (send and recv on the
+        # control socket, fcntl.lockf and the ring's ctypes calls have
+        # none they look at), while a signal handler runs inside its
+        # recv() and must be asked about like any other code.  Its own
+        # requests nest: the lock is re-entrant, answers go by req_id.
         rtype = _request_type(kind)
-        if isinstance(target, str):
-            payload = target.encode("utf-8", "surrogateescape")
-        elif isinstance(target, (bytes, bytearray)):
-            payload = bytes(target)
-        else:
-            raise TypeError("check(): target must be str or bytes")
+        payload = _payload(target)
         with self.lock:
-            rid = self.next_id
-            self.next_id = self.next_id % 0xffffffff + 1
+            self._xlock()
             try:
-                self.sock.send(CTL_MSG.pack(rtype, rid) + payload)
-            except OSError as e:
-                raise ProtocolError("control socket: %s" % e.strerror)
+                return self._exchange(rtype, payload)
+            finally:
+                self._xunlock()
+
+    def _exchange(self, rtype, payload):
+        # Requests nest (signal handlers that ask): keep the answers in
+        # flight below what the supervisor may queue to us.
+        while len(self.pending) >= MAX_IN_FLIGHT and \
+                self._receive(ANSWER_POLL):
+            pass
+        rid = self._send_request(rtype, payload)
+        answered = False
+        try:
+            silent = 0.0
             while rid not in self.answers:
-                code, got = self.recv_ctl()
-                if code in (NOTE_DATA, NOTE_STOP) and got == 0:
-                    self.dispatch_note(code)
-                else:
-                    # Answers to requests abandoned (e.g. by a
-                    # KeyboardInterrupt) are kept but never read.
-                    self.answers[got] = code
+                # A signal handler that asks runs inside this wait and
+                # may read our answer (filing it): the wait is restarted
+                # after the handler, so it must not block for good.
+                if self._receive(ANSWER_POLL):
+                    silent = 0.0
+                    continue
+                silent += ANSWER_POLL
+                if silent >= RESEND_AFTER:
+                    # Our answer was read by an exchange that an
+                    # exception interrupted before it filed it: ask
+                    # again (asking twice is harmless).
+                    self.pending.discard(rid)
+                    rid = self._send_request(rtype, payload)
+                    silent = 0.0
+            answered = True
             return self.answers.pop(rid)
+        finally:
+            if not answered:
+                # Interrupted (KeyboardInterrupt, a signal handler's
+                # exception): its answer is dropped when it comes.
+                self.pending.discard(rid)
+                self.answers.pop(rid, None)
+
+    def _send_request(self, rtype, payload):
+        rid = self.next_rid()
+        self.pending.add(rid)
+        try:
+            self.sock.send(CTL_MSG.pack(rtype, rid) + payload)
+        except OSError as e:
+            self.pending.discard(rid)
+            raise ProtocolError("control socket: %s" % e.strerror)
+        return rid
+
+    def _receive(self, timeout=None):
+        """Read one control message and file it; False if none came."""
+        got = self.recv_ctl(timeout)
+        if got is None:
+            return False
+        code, rid = got
+        if code in (NOTE_DATA, NOTE_STOP) and rid == 0:
+            self.dispatch_note(code)
+        elif rid in self.pending:
+            self.pending.discard(rid)
+            self.answers[rid] = code
+        # Anything else answers a request that was given up: dropped.
+        return True
+
+    # --- fork ----------------------------------------------------------------
+
+    def _xlock(self):
+        if self.xfd is not None:
+            if self.xdepth == 0:
+                fcntl.lockf(self.xfd, fcntl.LOCK_EX)
+            self.xdepth += 1
+
+    def _xunlock(self):
+        if self.xfd is not None:
+            self.xdepth -= 1
+            if self.xdepth == 0:
+                fcntl.lockf(self.xfd, fcntl.LOCK_UN)
+
+    def _fork_before(self):
+        # No exchange of this process is in flight while it forks.  A
+        # POSIX lock (per process, released if its holder dies) on a
+        # memfd both processes share then serialises their exchanges,
+        # so that every answer on the shared socket is read by the
+        # process that asked.
+        self.lock.acquire()
+        if self.xfd is None:
+            try:
+                self.xfd = os.memfd_create("podrunner-ctl-lock",
+                                           os.MFD_CLOEXEC)
+            except (OSError, AttributeError) as e:
+                _warn("no lock for the control socket after fork: %s" % e)
+
+    def _fork_parent(self):
+        self.lock.release()
+
+    def _fork_child(self):
+        self.lock = _thread.RLock()
+        self.send_lock = _allocate_lock()
+        self.xdepth = 0
+        self.pending, self.answers = set(), {}
+        self.ids = itertools.count()
+        self.rid_base = CHILD_RID | ((os.getpid() & 0x3fffff) << 9)
+        self.rid_span = 511
 
 
 def _allocate_lock():
     import _thread
     return _thread.allocate_lock()
+
+
+def _payload(target):
+    """A request's target as bytes; ValueError if it cannot be sent."""
+    if isinstance(target, str):
+        payload = target.encode("utf-8", "surrogateescape")
+    elif isinstance(target, (bytes, bytearray)):
+        payload = bytes(target)
+    else:
+        raise TypeError("check(): target must be str or bytes")
+    if not payload or b"\0" in payload or len(payload) > TARGET_MAX:
+        raise ValueError("check(): the target must be 1 to %d bytes "
+                         "without NUL" % TARGET_MAX)
+    return payload
 
 
 def _request_type(kind):
@@ -463,19 +800,824 @@ def check(kind, target):
         _die(e)
 
 
+# --- permission hooks --------------------------------------------------------
+#
+# Installed by _install_hooks() just before the script runs, after the
+# runtime's own imports.  The module docstring ("Permission hooks") lists
+# what is asked about and how targets are formed.
+
+_KIND_WORD = {FS_READ: "read", FS_WRITE: "write", NET_CONNECT: "net",
+              EXEC: "run", LISTDIR: "read", ENV: "env", FFI: "ffi",
+              SYS: "sys"}
+
+_WRITE_FLAGS = (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC |
+                os.O_APPEND)
+
+
+def denial(kind, target):
+    """The PermissionError a denial raises (errno EACCES, Deno's words)."""
+    word = _KIND_WORD[_request_type(kind)]
+    e = PermissionError('Requires %s access to "%s", run again with '
+                        '--allow-%s=%s' % (word, target, word, target))
+    e.errno = errno.EACCES      # str(e) stays the message alone
+    return e
+
+
+class _Guard:
+    """Asks (through the worker) and remembers the answers."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.cache = {}         # (type, target) -> allowed
+        # Addresses a name resolved to after the name was allowed:
+        # "ip" -> ports (0: any).  A connect to one of them is the
+        # connect to the name (Deno checks the name, not its address).
+        self.resolved = {}
+        self.libdirs = None
+
+    def allowed(self, rtype, target):
+        if _in_runtime():
+            return True         # the runtime's own work
+        key = (rtype, target)
+        ok = self.cache.get(key)
+        if ok is None:
+            try:
+                payload = _payload(target)
+            except ValueError:
+                return False    # cannot be asked: never allowed
+            try:
+                ok = self.worker.check(rtype, payload) != DENY
+            except ProtocolError as e:
+                _die(e)
+            if len(self.cache) >= CACHE_MAX:
+                self.cache.clear()
+            self.cache[key] = ok
+        return ok
+
+    def require(self, rtype, target, shown=None):
+        if not self.allowed(rtype, target):
+            raise denial(rtype, target if shown is None else shown)
+
+    # --- files -------------------------------------------------------------
+
+    def path(self, rtype, path, follow=True, dir_fd=None):
+        """Ask about a path argument (an fd or None: nothing to ask)."""
+        p = _fspath(path)
+        if p is not None:
+            self.require(rtype, _resolve(p, follow, dir_fd))
+
+    # --- network ------------------------------------------------------------
+
+    def note_resolved(self, target_port, addrs):
+        """An allowed name resolved to addrs [(ip, port)]."""
+        if len(self.resolved) >= CACHE_MAX:
+            self.resolved.clear()
+        for ip, port in addrs:
+            ports = self.resolved.setdefault(_host(ip), set())
+            ports.add(0 if target_port == 0 else port)
+
+    def connect(self, family, address, rtype=NET_CONNECT):
+        """Ask about a connect/sendto/bind address of a socket family."""
+        if family == socket.AF_UNIX:
+            p = _unix_path(address)
+            if p is not None:
+                self.require(FS_WRITE, _resolve(p, rtype == NET_CONNECT))
+            return
+        if family not in (socket.AF_INET, socket.AF_INET6) or \
+                not isinstance(address, tuple) or len(address) < 2:
+            return
+        host = _host(address[0], family)
+        port = address[1] if isinstance(address[1], int) else 0
+        self.net(host, port, rtype == NET_CONNECT)
+
+    def net(self, host, port, resolved=True):
+        """Ask about host (as _host() made it) and port (0: none)."""
+        if resolved:
+            ports = self.resolved.get(host)
+            if ports is not None and (0 in ports or port in ports):
+                return
+        self.require(NET_CONNECT, _net_target(host, port))
+
+    # --- processes ----------------------------------------------------------
+
+    def command(self, prog, cwd=None, env=None, search=True):
+        """Ask about running prog (a name is looked up in PATH)."""
+        p = _fspath(prog)
+        if p is None:
+            return
+        if "/" in p:
+            p = _absolute(p, cwd)
+            self.executable(p, p)
+            return
+        if not search:
+            p = _absolute(p, cwd)
+            self.executable(p, p)
+            return
+        found = _which(p, env, cwd)
+        if found is None:
+            self.require(EXEC, p)
+        else:
+            self.executable(found, p)
+
+    def executable(self, path, shown):
+        """Ask about an executable file, by its real path; a name rule
+        for the name it was called by (python3 -> python3.11) counts."""
+        real = os.path.realpath(path)
+        if self.allowed(EXEC, real):
+            return
+        norm = os.path.normpath(path)
+        if os.path.basename(norm) != os.path.basename(real) and \
+                self.allowed(EXEC, norm):
+            return
+        raise denial(EXEC, shown)
+
+    # --- libraries ----------------------------------------------------------
+
+    def library(self, name):
+        """The absolute path dlopen(name) loads, when it can be told."""
+        if name is None or name == "" or name == b"":
+            return os.path.realpath(sys.executable or "/proc/self/exe")
+        p = _fspath(name)
+        if p is None:
+            return None
+        if "/" in p:
+            return os.path.realpath(p)
+        with _runtime():
+            try:
+                with open("/proc/self/maps", "rb") as f:
+                    maps = f.read().decode("utf-8", "surrogateescape")
+            except OSError:
+                maps = ""
+            for line in maps.splitlines():
+                fields = line.split(None, 5)
+                if len(fields) == 6 and fields[5].startswith("/") and \
+                        os.path.basename(fields[5]) == p:
+                    return os.path.realpath(fields[5])
+            if self.libdirs is None:
+                self.libdirs = _library_dirs()
+            dirs = [d for d in os.environ.get("LD_LIBRARY_PATH",
+                                              "").split(":") if d]
+            for d in dirs + self.libdirs:
+                cand = os.path.join(d, p)
+                if os.path.isfile(cand):
+                    return os.path.realpath(cand)
+        return p
+
+
+def _fspath(path):
+    """A path argument as str; None for an fd, None or a non-path."""
+    if path is None or isinstance(path, int):
+        return None
+    if isinstance(path, (bytearray, memoryview)):
+        path = bytes(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        return None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return path
+
+
+def _absolute(path, cwd=None):
+    if os.path.isabs(path):
+        return os.path.normpath(path)
+    try:
+        base = _fspath(cwd) or os.getcwd()
+    except OSError:
+        base = "/"
+    return os.path.normpath(os.path.join(os.path.abspath(base), path))
+
+
+def _resolve(path, follow=True, dir_fd=None):
+    """A file target: absolute and symlink-resolved.  With follow false
+    the last component is kept (remove, rename, symlink... act on it)."""
+    if not os.path.isabs(path) and isinstance(dir_fd, int) and dir_fd >= 0:
+        try:
+            path = os.path.join(os.readlink("/proc/self/fd/%d" % dir_fd),
+                                path)
+        except OSError:
+            pass
+    path = _absolute(path)
+    if follow:
+        return os.path.realpath(path)
+    head, tail = os.path.split(path)
+    if not tail:
+        return os.path.realpath(path)
+    return os.path.join(os.path.realpath(head), tail)
+
+
+def _unix_path(address):
+    """The file of an AF_UNIX address; None if abstract or unnamed."""
+    if isinstance(address, (bytes, bytearray)):
+        if not address or address[0] == 0:
+            return None
+        return os.fsdecode(bytes(address))
+    if isinstance(address, str):
+        if not address or address[0] == "\0":
+            return None
+        return address
+    return _fspath(address)
+
+
+def _host(host, family=None):
+    """A host as policyd matches it: lower case, IPv6 in its short form
+    without a zone, "" as the unspecified address."""
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode("ascii", "replace")
+    host = str(host).strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "<broadcast>":
+        return "255.255.255.255"
+    if host == "":
+        return "::" if family == socket.AF_INET6 else "0.0.0.0"
+    if ":" in host:
+        host = host.split("%", 1)[0]
+        try:
+            host = socket.inet_ntop(socket.AF_INET6,
+                                    socket.inet_pton(socket.AF_INET6, host))
+        except (OSError, ValueError):
+            pass
+        return host
+    if not host.isascii():
+        try:
+            with _runtime():
+                host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return host
+
+
+def _is_address(host):
+    for af in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(af, host)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def _net_target(host, port):
+    """"host:port", "[v6]:port"; without ":port" when the port is 0."""
+    if ":" in host:
+        host = "[%s]" % host
+    return "%s:%d" % (host, port) if port else host
+
+
+def _port(port):
+    """getaddrinfo's port argument as a number (0: none, unknown)."""
+    if port is None:
+        return 0
+    if isinstance(port, int):
+        return port if 0 < port < 65536 else 0
+    if isinstance(port, (bytes, bytearray)):
+        port = bytes(port).decode("ascii", "replace")
+    port = str(port)
+    if port.isdigit():
+        return int(port) if 0 < int(port) < 65536 else 0
+    try:
+        with _runtime():
+            return socket.getservbyname(port, "tcp")
+    except OSError:
+        return 0
+
+
+def _which(name, env=None, cwd=None):
+    """The file PATH finds for name (as the exec family would), or None."""
+    with _runtime():
+        try:
+            dirs = os.get_exec_path(env)
+        except (ValueError, TypeError):
+            dirs = os.defpath.split(os.pathsep)
+    for d in dirs:
+        cand = _absolute(os.path.join(d or ".", name), cwd)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def _library_dirs():
+    """The dynamic loader's directories: ld.so.conf, then the defaults."""
+    dirs = []
+
+    def conf(path, depth=0):
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return
+        for line in lines:
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("include") and depth < 4:
+                pat = line[len("include"):].strip()
+                pdir, pbase = os.path.split(pat)
+                pre, star, post = pbase.partition("*")
+                try:
+                    names = sorted(os.listdir(pdir or "/etc"))
+                except OSError:
+                    continue
+                for n in names:
+                    if (star and n.startswith(pre) and n.endswith(post)
+                            and len(n) >= len(pre) + len(post)) or \
+                            n == pbase:
+                        conf(os.path.join(pdir, n), depth + 1)
+            elif line.startswith("/"):
+                dirs.append(line)
+
+    conf("/etc/ld.so.conf")
+    arch = getattr(sys.implementation, "_multiarch", "")
+    for d in ("/lib", "/usr/lib"):
+        if arch:
+            dirs.append(os.path.join(d, arch))
+    dirs += ["/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+    return dirs
+
+
+def _fwalk_dir_fd(frame):
+    """os.fwalk opens directories relative to a directory fd, which the
+    "open" event does not carry: find it in the walker's frame."""
+    code = getattr(getattr(os, "_fwalk", None), "__code__", None)
+    if frame is not None and frame.f_code is code:
+        fd = frame.f_locals.get("topfd")
+        if isinstance(fd, int):
+            return fd
+    return None
+
+
+# --- audit event handlers: (guard, args) -------------------------------------
+
+def _on_open(g, args):
+    path, mode, flags = (tuple(args) + (None, None, None))[:3]
+    p = _fspath(path)
+    if p is None:
+        return
+    write = isinstance(mode, str) and any(c in mode for c in "wax+")
+    if isinstance(flags, int) and flags & _WRITE_FLAGS:
+        write = True
+    dir_fd = None
+    if not os.path.isabs(p):
+        # _audit <- the C function <- its Python caller
+        dir_fd = _fwalk_dir_fd(sys._getframe(2))
+    g.require(FS_WRITE if write else FS_READ, _resolve(p, True, dir_fd))
+
+
+def _on_listdir(g, args):
+    path = args[0] if args else None
+    g.path(LISTDIR, "." if path is None else path)
+
+
+def _paths(*spec):
+    """A handler asking about path arguments: (index, type, follow,
+    index of their dir_fd or None)."""
+    def handler(g, args):
+        for i, rtype, follow, fdi in spec:
+            if i < len(args):
+                dir_fd = args[fdi] if fdi is not None and \
+                    fdi < len(args) else None
+                path = args[i]
+                if path is None and rtype in (FS_READ, LISTDIR):
+                    path = "."
+                g.path(rtype, path, follow, dir_fd)
+    return handler
+
+
+def _on_connect(g, args):
+    sock, address = args[0], args[1]
+    g.connect(getattr(sock, "family", None), address)
+
+
+def _on_sendmsg(g, args):
+    if len(args) > 1 and args[1] is not None:
+        g.connect(getattr(args[0], "family", None), args[1])
+
+
+def _on_bind(g, args):
+    g.connect(getattr(args[0], "family", None), args[1], rtype=None)
+
+
+def _on_getaddrinfo(g, args):
+    host, port = args[0], args[1]
+    if host is None:
+        return          # the local host's own addresses, no lookup
+    # An address (no lookup) that an allowed name resolved to is
+    # treated as a connect to it would be.
+    host = _host(host)
+    g.net(host, _port(port), _is_address(host))
+
+
+def _on_gethostbyname(g, args):
+    g.require(NET_CONNECT, _net_target(_host(args[0]), 0))
+
+
+def _on_getnameinfo(g, args):
+    sa = args[0]
+    if isinstance(sa, tuple) and len(sa) >= 2:
+        port = sa[1] if isinstance(sa[1], int) else 0
+        g.require(NET_CONNECT, _net_target(_host(sa[0]), port))
+
+
+def _on_gethostname(g, args):
+    g.require(SYS, "hostname")
+
+
+def _on_popen(g, args):
+    executable, argv, cwd, env = (tuple(args) + (None,) * 4)[:4]
+    prog = executable
+    if prog is None:
+        if isinstance(argv, (str, bytes, os.PathLike)):
+            prog = argv
+        else:
+            try:
+                prog = list(argv)[0]
+            except (TypeError, IndexError):
+                return
+    g.command(prog, cwd, env)
+
+
+def _on_system(g, args):
+    g.executable("/bin/sh", "sh")
+
+
+def _on_exec(g, args):
+    p = _fspath(args[0])
+    if p is None:
+        return
+    # os.execvp() and friends try each PATH directory in turn: ask about
+    # the name the script gave, as for subprocess (a candidate that does
+    # not exist would otherwise be asked about, and named, first).
+    caller = sys._getframe(2)
+    search = getattr(getattr(os, "_execvpe", None), "__code__", None)
+    if caller is not None and caller.f_code is search:
+        name = _fspath(caller.f_locals.get("file"))
+        if name and "/" not in name:
+            g.command(name, env=caller.f_locals.get("env"))
+            return
+    p = _absolute(p)
+    g.executable(p, p)
+
+
+def _on_posix_spawn(g, args):
+    p = _fspath(args[0])
+    if p is None:
+        return
+    if "/" not in p and not os.path.isfile(p):
+        g.command(p)    # posix_spawnp: looked up in PATH
+    else:
+        g.command(_absolute(p))
+
+
+def _on_pty_spawn(g, args):
+    argv = args[0]
+    prog = argv if isinstance(argv, (str, bytes)) else \
+        (list(argv) or [None])[0]
+    g.command(prog)
+
+
+def _on_dlopen(g, args):
+    target = g.library(args[0] if args else None)
+    if target is not None:
+        g.require(FFI, target)
+
+
+def _on_env(g, args):
+    key = args[0]
+    if isinstance(key, (bytes, bytearray)):
+        key = os.fsdecode(bytes(key))
+    if isinstance(key, str):
+        g.require(ENV, key)
+
+
+_W, _R, _L = FS_WRITE, FS_READ, LISTDIR
+
+_HANDLERS = {
+    "open": _on_open,
+    "os.listdir": _on_listdir,
+    "os.scandir": _on_listdir,
+    "os.walk": _paths((0, _L, True, None)),
+    "os.fwalk": _paths((0, _L, True, 4)),
+    "os.remove": _paths((0, _W, False, 1)),
+    "os.rmdir": _paths((0, _W, False, 1)),
+    "os.mkdir": _paths((0, _W, False, 2)),
+    "os.rename": _paths((0, _W, False, 2), (1, _W, False, 3)),
+    "os.link": _paths((0, _W, True, 2), (1, _W, False, 3)),
+    "os.symlink": _paths((1, _W, False, 2)),
+    "os.chmod": _paths((0, _W, True, 2)),
+    "os.chown": _paths((0, _W, True, 3)),
+    "os.utime": _paths((0, _W, True, 3)),
+    "os.truncate": _paths((0, _W, True, None)),
+    "os.setxattr": _paths((0, _W, True, None)),
+    "os.removexattr": _paths((0, _W, True, None)),
+    "os.getxattr": _paths((0, _R, True, None)),
+    "os.listxattr": _paths((0, _R, True, None)),
+    "shutil.copyfile": _paths((0, _R, True, None), (1, _W, True, None)),
+    "shutil.copymode": _paths((0, _R, True, None), (1, _W, True, None)),
+    "shutil.copystat": _paths((0, _R, True, None), (1, _W, True, None)),
+    "shutil.copytree": _paths((0, _L, True, None), (1, _W, True, None)),
+    "shutil.move": _paths((0, _W, False, None), (1, _W, False, None)),
+    "shutil.chown": _paths((0, _W, True, None)),
+    "shutil.rmtree": _paths((0, _W, True, 1)),
+    "shutil.unpack_archive": _paths((0, _R, True, None),
+                                    (1, _W, True, None)),
+    "socket.connect": _on_connect,
+    "socket.sendto": _on_connect,
+    "socket.sendmsg": _on_sendmsg,
+    "socket.bind": _on_bind,
+    "socket.getaddrinfo": _on_getaddrinfo,
+    "socket.gethostbyname": _on_gethostbyname,
+    "socket.gethostbyaddr": _on_gethostbyname,
+    "socket.getnameinfo": _on_getnameinfo,
+    "socket.gethostname": _on_gethostname,
+    "subprocess.Popen": _on_popen,
+    "os.system": _on_system,
+    "os.exec": _on_exec,
+    "os.posix_spawn": _on_posix_spawn,
+    "pty.spawn": _on_pty_spawn,
+    "ctypes.dlopen": _on_dlopen,
+    "os.putenv": _on_env,
+    "os.unsetenv": _on_env,
+}
+
+
+def _make_audit_hook(g, handlers):
+    get = handlers.get
+
+    def audit(event, args):
+        h = get(event)
+        if h is None or _in_runtime():
+            return
+        try:
+            h(g, args)
+        except PermissionError as e:
+            # Raised from here: the script's traceback ends at its call.
+            raise e.with_traceback(None)
+        except Exception as e:
+            # Arguments this runtime does not understand: fail closed.
+            raise PermissionError(errno.EACCES, "podrunner cannot check "
+                                  "%s%r: %s" % (event, args, e)) from None
+
+    return audit
+
+
+# --- wrappers for what raises no audit event ---------------------------------
+
+def _wrap(func, wrapper):
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        try:
+            setattr(wrapper, attr, getattr(func, attr))
+        except (AttributeError, TypeError):
+            pass
+    wrapper.__wrapped__ = func
+    return wrapper
+
+
+def _sys_api(g, func, names, inner=False, denied=None):
+    """func asking SYS for each of names first.  inner: func runs as the
+    runtime's own work (its own calls are not asked about again).
+    denied: a callable whose result stands for a denied call instead of
+    raising."""
+    def wrapper(*args, **kwargs):
+        for name in names:
+            if not g.allowed(SYS, name):
+                if denied is not None:
+                    return denied()
+                raise denial(SYS, name)
+        if inner:
+            with _runtime():
+                return func(*args, **kwargs)
+        return func(*args, **kwargs)
+    return _wrap(func, wrapper)
+
+
+_SYS_APIS = [
+    (os, "uname", ("os",)),
+    (os, "getloadavg", ("loadavg",)),
+    (os, "getuid", ("uid",)),
+    (os, "geteuid", ("uid",)),
+    (os, "getresuid", ("uid",)),
+    (os, "getgid", ("gid",)),
+    (os, "getgroups", ("gid",)),
+    (os, "getegid", ("getegid",)),
+    (os, "getresgid", ("gid", "getegid")),
+    (os, "getpriority", ("getPriority",)),
+    (os, "setpriority", ("setPriority",)),
+    (os, "statvfs", ("statfs",)),
+    (socket, "if_nameindex", ("networkInterfaces",)),
+    (socket, "if_nametoindex", ("networkInterfaces",)),
+    (socket, "if_indextoname", ("networkInterfaces",)),
+]
+
+
+def _patch_platform(g, mod):
+    mod.uname = _sys_api(g, mod.uname, ("os",), inner=True)
+    mod.node = _sys_api(g, mod.node, ("hostname",), inner=True)
+
+
+class _PatchingLoader:
+    """Delegates to a module's loader, then patches the module."""
+
+    def __init__(self, loader, patch):
+        self._loader = loader
+        self._patch = patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._patch(module)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+class _PatchOnImport:
+    """A meta path finder that patches some modules once they load."""
+
+    def __init__(self, patches):
+        self.patches = patches
+
+    def find_spec(self, name, path=None, target=None):
+        patch = self.patches.get(name)
+        if patch is None:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _PatchingLoader(spec.loader, patch)
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+class _CheckedEnviron(os._Environ):
+    """os.environ (and os.environb) asking ENV for each variable it
+    shows: a variable that is not set is absent without asking, one that
+    is set but not allowed raises PermissionError when read and is left
+    out of iteration, len(), repr() and copies.  Setting and deleting
+    ask through the os.putenv/os.unsetenv audit events."""
+
+    def __init__(self, env, guard):
+        super().__init__(env._data, env.encodekey, env.decodekey,
+                         env.encodevalue, env.decodevalue)
+        self._guard = guard
+
+    def __getitem__(self, key):
+        ekey = self.encodekey(key)
+        try:
+            value = self._data[ekey]
+        except KeyError:
+            raise KeyError(key) from None
+        self._guard.require(ENV, os.fsdecode(ekey))
+        return self.decodevalue(value)
+
+    def __iter__(self):
+        for ekey in list(self._data):
+            if self._guard.allowed(ENV, os.fsdecode(ekey)):
+                yield self.decodekey(ekey)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+    def __repr__(self):
+        items = []
+        for ekey, value in list(self._data.items()):
+            if self._guard.allowed(ENV, os.fsdecode(ekey)):
+                items.append("%r: %r" % (self.decodekey(ekey),
+                                         self.decodevalue(value)))
+        return "environ({%s})" % ", ".join(items)
+
+
+def _install_hooks(w):
+    """Make the runtime ask before the script does what a permission
+    governs (see "Permission hooks" in the module docstring)."""
+    g = _Guard(w)
+
+    for mod, name, names in _SYS_APIS:
+        func = getattr(mod, name, None)
+        if func is not None:
+            setattr(mod, name, _sys_api(g, func, names))
+    # A CPU count is what the standard library sizes its pools by
+    # (ThreadPoolExecutor, hence asyncio's resolver): denied, it is
+    # "undetermined" (None), as os.cpu_count() documents, not an error.
+    os.cpu_count = _sys_api(g, os.cpu_count, ("cpus",),
+                            denied=lambda: None)
+    if "platform" in sys.modules:
+        _patch_platform(g, sys.modules["platform"])
+    else:
+        sys.meta_path.insert(0, _PatchOnImport(
+            {"platform": lambda mod: _patch_platform(g, mod)}))
+
+    # Name resolution: the addresses an allowed name resolves to may be
+    # connected to (the request was about the name).
+    getaddrinfo, gethostbyname = socket.getaddrinfo, socket.gethostbyname
+    gethostbyname_ex = socket.gethostbyname_ex
+
+    def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        res = getaddrinfo(host, port, family, type, proto, flags)
+        if host is not None:
+            g.note_resolved(_port(port), [
+                (sa[4][0], sa[4][1]) for sa in res
+                if sa[0] in (socket.AF_INET, socket.AF_INET6)])
+        return res
+
+    def _gethostbyname(hostname):
+        ip = gethostbyname(hostname)
+        g.note_resolved(0, [(ip, 0)])
+        return ip
+
+    def _gethostbyname_ex(hostname):
+        res = gethostbyname_ex(hostname)
+        g.note_resolved(0, [(ip, 0) for ip in res[2]])
+        return res
+
+    socket.getaddrinfo = _wrap(getaddrinfo, _getaddrinfo)
+    socket.gethostbyname = _wrap(gethostbyname, _gethostbyname)
+    socket.gethostbyname_ex = _wrap(gethostbyname_ex, _gethostbyname_ex)
+
+    # os.spawn*() fork, then exec in the child: ask in the parent, so
+    # that a denial is an exception rather than a child exiting 127.
+    spawnvef = getattr(os, "_spawnvef", None)
+    if spawnvef is not None:
+        path_funcs = (os.execvp, os.execvpe)
+
+        def _spawnvef(mode, file, args, env, func):
+            g.command(file, env=env, search=func in path_funcs)
+            return spawnvef(mode, file, args, env, func)
+
+        os._spawnvef = _wrap(spawnvef, _spawnvef)
+
+    # shutil.rmtree() works below directory fds the "open" event does
+    # not show: the whole tree is asked about once, as a write.
+    import shutil
+    rmtree = shutil.rmtree
+
+    def _as_user(func):
+        """func (the script's error handler) asked about again."""
+        def call(*a, **k):
+            region = _runtime()
+            state = region._release_save()
+            try:
+                return func(*a, **k)
+            finally:
+                region._acquire_restore(state)
+        return call
+
+    def _rmtree(path, *args, **kwargs):
+        g.path(FS_WRITE, path, True, kwargs.get("dir_fd"))
+        args = list(args)
+        if len(args) > 1 and callable(args[1]):
+            args[1] = _as_user(args[1])
+        for k in ("onerror", "onexc"):
+            if callable(kwargs.get(k)):
+                kwargs[k] = _as_user(kwargs[k])
+        with _runtime():
+            return rmtree(path, *args, **kwargs)
+
+    _rmtree.avoids_symlink_attacks = rmtree.avoids_symlink_attacks
+    shutil.rmtree = _wrap(rmtree, _rmtree)
+
+    os.environ = _CheckedEnviron(os.environ, g)
+    if getattr(os, "supports_bytes_environ", False):
+        os.environb = _CheckedEnviron(os.environb, g)
+
+    os.register_at_fork(before=w._fork_before,
+                        after_in_parent=w._fork_parent,
+                        after_in_child=w._fork_child)
+    sys.addaudithook(_make_audit_hook(g, dict(_HANDLERS)))
+    return g
+
+
 # --- running the script ------------------------------------------------------
 
 def _user_traceback(tb):
-    """Drop the runtime's own frames from the top of a traceback."""
+    """The traceback without the runtime's own frames (those running the
+    script, and those of a permission hook that raised)."""
     mine = globals()
-    while tb is not None and tb.tb_frame.f_globals is mine:
+    kept = []
+    while tb is not None:
+        if tb.tb_frame.f_globals is not mine:
+            kept.append(tb)
         tb = tb.tb_next
-    return tb
+    out = None
+    for t in reversed(kept):
+        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
 
 
 def _report(exc):
     """Print an uncaught exception as python3 would; return its text."""
-    import traceback
+    with _runtime():
+        import traceback
 
     tb = _user_traceback(exc.__traceback__)
     exc = exc.with_traceback(tb)
@@ -595,6 +1737,7 @@ def _run(w, path, argv, source):
     atexit.register(_atexit_sigint)
 
     w.send_frame({"type": "state", "worker": "exec_start"})
+    _install_hooks(w)
     event = None
     try:
         code = compile(source, path, "exec", dont_inherit=True)
