@@ -13,6 +13,7 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
@@ -40,6 +41,7 @@
 #define PI_LIFELINE	4	/* EOF: the podrunner parent is gone */
 
 static __dead void	podinit_exit(int);
+static int		pod_rlimits(void);
 
 #define PI_GO		5	/* one byte releases the sandbox set-up */
 #define PI_USERNS	6	/* the idmapping's user namespace */
@@ -68,6 +70,39 @@ static __dead void
 podinit_fail(int code)
 {
 	podinit_report(code, code == 127 ? NULL : "pod init");
+}
+
+/*
+ * rlimits: no core files (a crash must not leave the pod's memory on
+ * disk), a bound on open files and on locked memory.  Lowered only: a
+ * limit already below stays.
+ */
+static int
+pod_rlimits(void)
+{
+	static const struct {
+		int		res;
+		rlim_t		max;
+	} lim[] = {
+		{ RLIMIT_CORE, 0 },
+		{ RLIMIT_NOFILE, 4096 },
+		{ RLIMIT_MEMLOCK, 64 * 1024 },
+		{ RLIMIT_MSGQUEUE, 64 * 1024 },
+	};
+	struct rlimit	rl;
+	size_t		i;
+
+	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		if (getrlimit(lim[i].res, &rl) == -1)
+			return -1;
+		if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > lim[i].max)
+			rl.rlim_max = lim[i].max;
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > rl.rlim_max)
+			rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(lim[i].res, &rl) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* Bring up the pod's loopback (its network namespace starts down). */
@@ -169,6 +204,9 @@ podinit_run(const struct podinit *pi)
 	for (i = 1; i < NSIG; i++)
 		(void)signal(i, SIG_DFL);
 
+	/* Resource limits the cgroup does not cover. */
+	if (pod_rlimits() == -1)
+		podinit_fail(EXIT_PODRUNNER);
 	/* An empty bounding set: nothing the pod runs can gain a
 	 * capability back (with no_new_privs and nosuid, twice over). */
 	for (i = 0; i <= CAP_LAST_CAP; i++)
@@ -202,7 +240,14 @@ podinit_run(const struct podinit *pi)
 		 * plan's grants again, independently of the mounts), then
 		 * the seccomp profile, which forbids what came before.
 		 */
-		if (pi->sandboxed) {
+		if (pi->sandboxed && pi->no_landlock)
+			dprintf(STDERR_FILENO, "podrunner: warning: landlock "
+			    "off: the policy says plugins.landlock = false\n");
+		if (pi->sandboxed && pi->no_seccomp)
+			dprintf(STDERR_FILENO, "podrunner: warning: the seccomp "
+			    "profile off: the policy says plugins.seccomp = "
+			    "false\n");
+		if (pi->sandboxed && !pi->no_landlock) {
 			if (pod_landlock_apply(pi->ll, &abi, err,
 			    sizeof(err)) == -1) {
 				errno = 0;
@@ -212,10 +257,11 @@ podinit_run(const struct podinit *pi)
 			if (err[0] != '\0')
 				dprintf(STDERR_FILENO, "podrunner: warning: "
 				    "landlock ABI %d: %s\n", abi, err);
-			if (pod_seccomp_install(err, sizeof(err)) == -1) {
-				errno = 0;
-				podinit_report(EXIT_PODRUNNER, err);
-			}
+		}
+		if (pi->sandboxed && !pi->no_seccomp &&
+		    pod_seccomp_install(err, sizeof(err)) == -1) {
+			errno = 0;
+			podinit_report(EXIT_PODRUNNER, err);
 		}
 		execve(pi->argv[0], pi->argv, pi->env);
 		podinit_fail(127);

@@ -661,6 +661,8 @@ step_spawn_worker(void)
 		pi.gofd = r.go[0];
 		pi.hostname = r.hostname;
 		pi.ll = &r.ll;
+		pi.no_landlock = (r.sp.flags & SPAWN_F_NO_LANDLOCK) != 0;
+		pi.no_seccomp = (r.sp.flags & SPAWN_F_NO_SECCOMP) != 0;
 	}
 	/* Pod init: pid 1 of the pod's new namespaces, or a plain child. */
 	/* The cgroup namespace comes later, from pod init in its cgroup. */

@@ -260,6 +260,7 @@ sandbox_spawn(struct imsg *imsg)
 	struct spawn_spec	 sp;
 	struct pod		*p;
 	struct ibuf		*b;
+	struct pod_gone		 gone;
 	char			*argv[8], err[256];
 	int			 sv[2], hi[5], i, argc = 0;
 	pid_t			 pid;
@@ -284,6 +285,19 @@ sandbox_spawn(struct imsg *imsg)
 	sp.worker_uid = sp.worker_gid = WORKER_UID_BASE + p->slot;
 	spawn_grants(&sp);
 	sp.tmpfs_size = sandbox_child.policy->res.tmpfs;
+	/* A layer off only when the policy says so (plugins). */
+	if (!sandbox_child.policy->plugins_landlock)
+		sp.flags |= SPAWN_F_NO_LANDLOCK;
+	if (!sandbox_child.policy->plugins_seccomp)
+		sp.flags |= SPAWN_F_NO_SECCOMP;
+	if (!sandbox_child.policy->plugins_namespaces &&
+	    !(sp.flags & SPAWN_F_NO_SANDBOX)) {
+		spawn_failed(spawn_fds[SPAWN_FD_PARENT], "the policy turns the "
+		    "namespaces off (plugins.namespaces): run with --no-sandbox "
+		    "to run without the kernel sandbox");
+		slot_free(p->slot);
+		goto fail;
+	}
 	if (!(sp.flags & SPAWN_F_NO_SANDBOX)) {
 		/* The pod's cgroup, with the policy's limits. */
 		p->limits.memory = sandbox_child.policy->res.memory;
@@ -349,6 +363,12 @@ sandbox_spawn(struct imsg *imsg)
 	    sp.worker_uid);
 	p = NULL;
  fail:
+	if (p != NULL) {
+		/* Refused before a relay existed: nothing to wait for. */
+		memset(&gone, 0, sizeof(gone));
+		child_compose(IMSG_SANDBOX_GONE, p->id, -1, &gone,
+		    sizeof(gone));
+	}
 	free(p);
 	for (i = 0; i < SPAWN_FD_MAX; i++) {
 		close(spawn_fds[i]);

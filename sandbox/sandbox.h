@@ -25,6 +25,9 @@ struct imsg;
 #define POD_OUTPUT_CHUNK (64 * 1024)
 
 #define SPAWN_F_NO_SANDBOX	0x01
+#define SPAWN_F_NO_LANDLOCK	0x02	/* the policy's plugins.landlock false */
+#define SPAWN_F_NO_SECCOMP	0x04	/* the policy's plugins.seccomp false */
+#define SPAWN_F_ALL		0x07
 #define TMPFS_SIZE_DEFAULT	(64ULL * 1024 * 1024)
 
 /* Fixed fds of a freshly executed relay (after PROC_PARENT_FD = 3). */
@@ -99,6 +102,8 @@ struct podinit {
 	int		  gofd;		/* one byte: the relay's side is done */
 	const char	 *hostname;
 	const struct pod_ll_config *ll;	/* landlock, from the same plan */
+	int		  no_landlock;	/* degraded by the policy, said */
+	int		  no_seccomp;
 };
 
 /* What pod init reports on the exec pipe when it fails. */

@@ -192,7 +192,7 @@ spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
 		goto bad;
 	if (sp->entry[0] != '/' || sp->cwd[0] != '/' ||
 	    sp->shm_size < PODSHM_MIN_SIZE || sp->shm_size > PODSHM_MAX_SIZE ||
-	    sp->shm_size % 4096 != 0 || (sp->flags & ~SPAWN_F_NO_SANDBOX))
+	    sp->shm_size % 4096 != 0 || (sp->flags & ~SPAWN_F_ALL))
 		goto bad;
 	for (i = 0; i < sp->nenv; i++)
 		if (strchr(sp->env[i], '=') == NULL)
