@@ -600,3 +600,24 @@ imsg_free(struct imsg *imsg)
 	imsg->data.fd = -1;
 	errno = saved_errno;
 }
+
+int
+imsg_wait(struct imsgbuf *ib, struct imsg *imsg)
+{
+	struct pollfd	pfd;
+	ssize_t		n;
+	int		got;
+
+	for (;;) {
+		if ((got = imsg_get(ib, imsg)) != 0)
+			return got;
+		pfd.fd = ib->fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return -1;
+		if ((n = imsgbuf_read(ib)) == 0)
+			return 0;
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+}

@@ -120,6 +120,13 @@ size_t		 imsgbuf_queuelen(const struct imsgbuf *);	/* messages */
 size_t		 imsgbuf_queuebytes(const struct imsgbuf *);
 void		 imsgbuf_clear(struct imsgbuf *);	/* free queues, close fds */
 
+/*
+ * Block until one whole message is in: 1 and the message, 0 on EOF,
+ * -1 on error.  For a process that waits for one message before its
+ * event loop runs.
+ */
+int		 imsg_wait(struct imsgbuf *, struct imsg *);
+
 /* messages: 1 one returned, 0 none complete yet, -1 error (EBADMSG) */
 int		 imsg_get(struct imsgbuf *, struct imsg *);
 /*

@@ -712,23 +712,13 @@ step_idmap(void)
 static int
 step_release(void)
 {
-	struct pollfd	 pfd;
 	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 got;
 
-	for (;;) {
-		if ((got = imsg_get(&r.sandbox.ibuf, &imsg)) == -1)
-			fatalx("malformed message from the sandbox process");
-		if (got == 1)
-			break;
-		pfd.fd = RELAY_FD_SANDBOX;
-		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, -1);
-		if ((n = imsgbuf_read(&r.sandbox.ibuf)) == 0)
-			exit(1);
-		if (n == -1 && errno != EAGAIN && errno != EINTR)
-			fatal("read from the sandbox process");
+	switch (imsg_wait(&r.sandbox.ibuf, &imsg)) {
+	case 0:
+		exit(1);
+	case -1:
+		fatal("waiting for the sandbox process");
 	}
 	if (imsg_get_type(&imsg) != IMSG_RELAY_GO || imsg_get_len(&imsg) != 0)
 		fatalx("unexpected %s from the sandbox process",
@@ -1205,23 +1195,13 @@ relay_sandbox_handler(int fd, short events, void *arg)
 static void
 read_spawn(void)
 {
-	struct pollfd	 pfd;
 	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 got;
 
-	for (;;) {
-		if ((got = imsg_get(&r.sandbox.ibuf, &imsg)) == -1)
-			fatalx("malformed spawn request");
-		if (got == 1)
-			break;
-		pfd.fd = RELAY_FD_SANDBOX;
-		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, -1);
-		if ((n = imsgbuf_read(&r.sandbox.ibuf)) == 0)
-			exit(1);
-		if (n == -1 && errno != EAGAIN && errno != EINTR)
-			fatal("read spawn request");
+	switch (imsg_wait(&r.sandbox.ibuf, &imsg)) {
+	case 0:
+		exit(1);
+	case -1:
+		fatal("read spawn request");
 	}
 	if (imsg_get_type(&imsg) != IMSG_SANDBOX_SPAWN ||
 	    spawn_spec_parse(&imsg, &r.sp) == -1)

@@ -1379,6 +1379,36 @@ test_imsgev(void **state)
 	assert_int_equal(count_fds(), nfd);
 }
 
+/* imsg_wait: blocks for one whole message, 0 at EOF. */
+static void
+test_imsg_wait(void **state)
+{
+	struct imsgbuf	a, b;
+	struct imsg	imsg;
+	uint32_t	v = 42, got;
+	int		sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	imsgbuf_init(&a, sv[0]);
+	imsgbuf_init(&b, sv[1]);
+	assert_int_equal(imsg_compose(&a, 7, 9, 0, -1, &v, sizeof(v)), 0);
+	assert_int_equal(imsgbuf_flush(&a), 0);
+	assert_int_equal(imsg_wait(&b, &imsg), 1);
+	assert_int_equal(imsg_get_type(&imsg), 7);
+	assert_int_equal(imsg_get_peerid(&imsg), 9);
+	assert_int_equal(imsg_get_data(&imsg, &got, sizeof(got)), 0);
+	assert_int_equal(got, 42);
+	imsg_free(&imsg);
+	/* A peer that goes away: EOF, not a hang. */
+	imsgbuf_clear(&a);
+	close(sv[0]);
+	assert_int_equal(imsg_wait(&b, &imsg), 0);
+	imsgbuf_clear(&b);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -1402,6 +1432,7 @@ main(void)
 		cmocka_unit_test(test_imsg_fd_flood),
 		cmocka_unit_test(test_imsg_many_queued),
 		cmocka_unit_test(test_imsgev),
+		cmocka_unit_test(test_imsg_wait),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
