@@ -277,9 +277,8 @@ What they cannot see:
   an unreadable one: skipped without an error (os.walk's top is asked).
 """
 
-import base64
+import binascii
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import itertools
@@ -1686,7 +1685,7 @@ def _parse_run(obj):
                                 (path, e.strerror))
     elif isinstance(b64, str):
         try:
-            source = base64.b64decode(b64, validate=True)
+            source = binascii.a2b_base64(b64, strict_mode=True)
         except ValueError:
             raise ProtocolError("run frame: \"source_b64\" is not base64")
     else:
@@ -1780,6 +1779,7 @@ def main(args):
     except ValueError:
         _die("shm_size %r is not a positive decimal number" % size_arg)
     if not libpath:
+        import ctypes.util	# only here: it imports subprocess
         libpath = ctypes.util.find_library("podshm")
         if not libpath:
             _die("libpodshm not found (set PODSHM_LIB)")
