@@ -199,13 +199,33 @@ proc_compose(enum proc_id id, uint32_t type, uint32_t peerid, int fd,
 	return imsgev_compose(&p->iev, type, peerid, 0, fd, data, len);
 }
 
+/* One IMSG_CFG_PERM: value NULL is the whole kind. */
+static void
+proc_send_perm(enum proc_id id, int kind, int action, int layer,
+    const char *value)
+{
+	struct cfg_perm	 cp;
+	struct ibuf	*b;
+
+	memset(&cp, 0, sizeof(cp));
+	cp.kind = (uint8_t)kind;
+	cp.action = (uint8_t)action;
+	cp.layer = (uint8_t)layer;
+	cp.all = value == NULL;
+	if ((b = ibuf_dynamic(64, 65536)) == NULL ||
+	    ibuf_add(b, &cp, sizeof(cp)) == -1 ||
+	    ibuf_add_string(b, value != NULL ? value : "") == -1)
+		fatal("%s: ibuf", __func__);
+	if (imsgev_compose_ibuf(&procs[id].iev, IMSG_CFG_PERM, 0, 0, -1,
+	    b) == -1)
+		fatal("%s: compose", __func__);
+}
+
 static void
 proc_send_perms(enum proc_id id)
 {
 	struct run_config	*rc = parent_env.rc;
 	struct perm_list	*pl;
-	struct cfg_perm		 cp;
-	struct ibuf		*b;
 	int			 layer, kind, deny;
 	size_t			 i;
 
@@ -214,58 +234,21 @@ proc_send_perms(enum proc_id id)
 			for (deny = 0; deny < 2; deny++) {
 				pl = deny ? &rc->layer[layer].deny[kind] :
 				    &rc->layer[layer].allow[kind];
-				if (!pl->given)
-					continue;
-				memset(&cp, 0, sizeof(cp));
-				cp.kind = kind;
-				cp.action = deny ? PERM_DENY : PERM_ALLOW;
-				cp.layer = layer;
-				cp.all = pl->all;
-				for (i = 0; i < pl->n || (i == 0 && pl->all);
-				    i++) {
-					if ((b = ibuf_dynamic(64, 65536)) == NULL ||
-					    ibuf_add(b, &cp, sizeof(cp)) == -1 ||
-					    ibuf_add_string(b, pl->all ? "" :
-					    pl->v[i]) == -1)
-						fatal("%s: ibuf", __func__);
-					if (imsgev_compose_ibuf(&procs[id].iev,
-					    IMSG_CFG_PERM, 0, 0, -1, b) == -1)
-						fatal("%s: compose", __func__);
-					if (pl->all)
-						break;
-				}
+				if (pl->all)
+					proc_send_perm(id, kind, deny ?
+					    PERM_DENY : PERM_ALLOW, layer, NULL);
+				for (i = 0; !pl->all && i < pl->n; i++)
+					proc_send_perm(id, kind, deny ?
+					    PERM_DENY : PERM_ALLOW, layer,
+					    pl->v[i]);
 			}
 	/* What the worker runtime itself needs (podrunner.policy(5)). */
-	for (i = 0; i < parent_env.nruntime; i++) {
-		memset(&cp, 0, sizeof(cp));
-		cp.kind = parent_env.runtime_rules[i].kind;
-		cp.action = PERM_ALLOW;
-		cp.layer = LAYER_RUNTIME;
-		if ((b = ibuf_dynamic(64, 65536)) == NULL ||
-		    ibuf_add(b, &cp, sizeof(cp)) == -1 ||
-		    ibuf_add_string(b, parent_env.runtime_rules[i].value) == -1)
-			fatal("%s: ibuf", __func__);
-		if (imsgev_compose_ibuf(&procs[id].iev, IMSG_CFG_PERM, 0, 0,
-		    -1, b) == -1)
-			fatal("%s: compose", __func__);
-	}
-	if (rc->allow_all) {
-		/* --allow-all: every kind allowed at the flag layer. */
-		for (kind = 0; kind < PERM_MAX; kind++) {
-			memset(&cp, 0, sizeof(cp));
-			cp.kind = kind;
-			cp.action = PERM_ALLOW;
-			cp.layer = LAYER_FLAG;
-			cp.all = 1;
-			if ((b = ibuf_dynamic(64, 65536)) == NULL ||
-			    ibuf_add(b, &cp, sizeof(cp)) == -1 ||
-			    ibuf_add_string(b, "") == -1)
-				fatal("%s: ibuf", __func__);
-			if (imsgev_compose_ibuf(&procs[id].iev, IMSG_CFG_PERM,
-			    0, 0, -1, b) == -1)
-				fatal("%s: compose", __func__);
-		}
-	}
+	for (i = 0; i < parent_env.nruntime; i++)
+		proc_send_perm(id, parent_env.runtime_rules[i].kind, PERM_ALLOW,
+		    LAYER_RUNTIME, parent_env.runtime_rules[i].value);
+	/* --allow-all: every kind allowed at the flag layer. */
+	for (kind = 0; rc->allow_all && kind < PERM_MAX; kind++)
+		proc_send_perm(id, kind, PERM_ALLOW, LAYER_FLAG, NULL);
 }
 
 /*

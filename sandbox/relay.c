@@ -93,20 +93,13 @@ static void	out_pause(int);
 static int
 setup_fail(int code, const char *fmt, ...)
 {
-	struct ibuf	*b;
 	va_list		 ap;
-	char		 msg[768], line[900];
+	char		 msg[768];
 
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	(void)snprintf(line, sizeof(line), "%s", msg);
-	if ((b = ibuf_dynamic(64, 2048)) != NULL &&
-	    ibuf_add_n32(b, (uint32_t)code) == 0 &&
-	    ibuf_add_string(b, line) == 0 &&
-	    imsg_compose_ibuf(&r.parent.ibuf, IMSG_SANDBOX_FAILED, 0, 0, -1,
-	    b) == 0)
-		(void)imsgbuf_flush(&r.parent.ibuf);
+	spawn_report_failed(&r.parent.ibuf, (uint32_t)code, msg);
 	return -1;
 }
 

@@ -182,7 +182,6 @@ static void
 spawn_failed(int parentfd, const char *fmt, ...)
 {
 	struct imsgbuf	 ib;
-	struct ibuf	*b;
 	va_list		 ap;
 	char		 msg[512];
 
@@ -191,11 +190,7 @@ spawn_failed(int parentfd, const char *fmt, ...)
 	va_end(ap);
 	log_warnx("%s", msg);
 	imsgbuf_init(&ib, parentfd);
-	if ((b = ibuf_dynamic(64, 1024)) != NULL &&
-	    ibuf_add_n32(b, EXIT_PODRUNNER) == 0 &&
-	    ibuf_add_string(b, msg) == 0 &&
-	    imsg_compose_ibuf(&ib, IMSG_SANDBOX_FAILED, 0, 0, -1, b) == 0)
-		(void)imsgbuf_flush(&ib);
+	spawn_report_failed(&ib, EXIT_PODRUNNER, msg);
 	imsgbuf_clear(&ib);
 }
 

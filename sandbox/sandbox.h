@@ -66,7 +66,9 @@ struct spawn_spec {
 	size_t		  ngrants;
 };
 
+struct imsgbuf;
 struct ibuf	*spawn_spec_build(const struct spawn_spec *);
+void		 spawn_report_failed(struct imsgbuf *, uint32_t, const char *);
 int		 spawn_spec_parse(struct imsg *, struct spawn_spec *);
 void		 spawn_spec_free(struct spawn_spec *);
 

@@ -67,6 +67,22 @@ pod_unlink_names(int rundirfd, int shmdirfd, const char *podid)
 	return rv;
 }
 
+/*
+ * Tell the parent that a pod could not start (IMSG_SANDBOX_FAILED: the
+ * exit status, then the reason), and wait until it is sent.
+ */
+void
+spawn_report_failed(struct imsgbuf *ib, uint32_t code, const char *msg)
+{
+	struct ibuf	*b;
+
+	if ((b = ibuf_dynamic(64, 2048)) != NULL &&
+	    ibuf_add_n32(b, code) == 0 &&
+	    ibuf_add_string(b, msg) == 0 &&
+	    imsg_compose_ibuf(ib, IMSG_SANDBOX_FAILED, 0, 0, -1, b) == 0)
+		(void)imsgbuf_flush(ib);
+}
+
 struct ibuf *
 spawn_spec_build(const struct spawn_spec *sp)
 {
