@@ -164,11 +164,20 @@ proc_exec(struct proc *p, int fd)
 void
 proc_start_all(void)
 {
+	/*
+	 * The sandbox process first: its set-up (cgroups, pod_cgroup_warm())
+	 * is the longest and the pod's start waits for it; then policyd,
+	 * which the configuration needs first.
+	 */
+	static const int order[] = {
+		PROC_SANDBOX, PROC_POLICYD, PROC_PROXY, PROC_AUDITD
+	};
 	struct proc	*p;
-	int		 i, sp[2];
+	size_t		 i;
+	int		 sp[2];
 
-	for (i = PROC_PARENT + 1; i < PROC_MAX; i++) {
-		p = &procs[i];
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		p = &procs[order[i]];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, 0, sp) == -1)
 			fatal("socketpair");

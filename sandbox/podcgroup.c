@@ -1191,6 +1191,35 @@ pod_cgroup_attach(struct pod_cgroup *p, pid_t pid)
 	return 0;
 }
 
+/*
+ * Moving a process between cgroups (cgroup.procs) takes the kernel's
+ * cgroup_threadgroup_rwsem for writing, which first waits for an RCU
+ * grace period (about 8 ms here) unless a writer came within the last
+ * one; only hosts that mount cgroup2 with favordynmods skip it.  That
+ * wait would sit on every pod's start-up path, between the relay's
+ * report and the release of pod init.  A short-lived child moves itself
+ * to the cgroup it is already in (a migration that changes nothing but
+ * takes the lock) when the sandbox process starts, so the grace period
+ * elapses while the parent is still configuring and the pod's own
+ * attach finds the lock warm.  Best effort: a failure costs only time.
+ */
+pid_t
+pod_cgroup_warm(void)
+{
+	pid_t	pid;
+
+	if (cg.track == -1)
+		return -1;
+	switch (pid = fork()) {
+	case -1:
+		return -1;
+	case 0:
+		_exit(cg_write(cg.h[cg.track].basefd, "cgroup.procs", "0") ==
+		    0 ? 0 : 1);
+	}
+	return pid;
+}
+
 uint64_t
 pod_cgroup_id(const struct pod_cgroup *p)
 {

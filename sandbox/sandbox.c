@@ -45,6 +45,7 @@ struct pod {
 	unsigned int		 slot;		/* worker uid slot */
 	struct pod_cgroup	*cg;		/* limits; NULL: --no-sandbox */
 	struct pod_limits	 limits;
+	int			 refused;	/* no cgroup: never released */
 };
 
 static int	sandbox_dispatch_parent(struct imsg *);
@@ -112,6 +113,7 @@ sandbox_main(void)
 	/* The cgroup hierarchies, opened before the chroot. */
 	if (pod_cgroup_init(cgroup_error, sizeof(cgroup_error)) == 0) {
 		cgroup_error[0] = '\0';
+		(void)pod_cgroup_warm();
 		(void)pod_cgroup_gc();
 	} else if (cgroup_error[0] == '\0')
 		(void)snprintf(cgroup_error, sizeof(cgroup_error),
@@ -293,18 +295,11 @@ sandbox_spawn(struct imsg *imsg)
 		slot_free(p->slot);
 		goto fail;
 	}
-	if (!(sp.flags & SPAWN_F_NO_SANDBOX)) {
-		/* The pod's cgroup, with the policy's limits. */
-		p->limits.memory = sandbox_child.policy->res.memory;
-		p->limits.cpu_millis = sandbox_child.policy->res.cpu_pct * 10;
-		p->limits.pids = sandbox_child.policy->res.pids;
-		if (cgroup_error[0] != '\0' || (p->cg = pod_cgroup_create(
-		    p->podid, &p->limits, err, sizeof(err))) == NULL) {
-			spawn_failed(spawn_fds[SPAWN_FD_PARENT], "cgroup limits: "
-			    "%s", cgroup_error[0] != '\0' ? cgroup_error : err);
-			slot_free(p->slot);
-			goto fail;
-		}
+	if (!(sp.flags & SPAWN_F_NO_SANDBOX) && cgroup_error[0] != '\0') {
+		spawn_failed(spawn_fds[SPAWN_FD_PARENT], "cgroup limits: %s",
+		    cgroup_error);
+		slot_free(p->slot);
+		goto fail;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sv) == -1)
@@ -356,6 +351,26 @@ sandbox_spawn(struct imsg *imsg)
 	TAILQ_INSERT_TAIL(&pods, p, entry);
 	log_debug("pod %s: relay %d, worker uid %u", p->podid, pid,
 	    sp.worker_uid);
+	/*
+	 * The pod's cgroup, with the policy's limits, while the relay sets
+	 * up: creating it may wait for the grace period that
+	 * pod_cgroup_warm() started.  Pod init is attached when the relay
+	 * reports it, and released only after that.
+	 */
+	if (!(sp.flags & SPAWN_F_NO_SANDBOX)) {
+		(void)imsgbuf_flush(&p->relay.ibuf);
+		p->limits.memory = sandbox_child.policy->res.memory;
+		p->limits.cpu_millis = sandbox_child.policy->res.cpu_pct * 10;
+		p->limits.pids = sandbox_child.policy->res.pids;
+		if ((p->cg = pod_cgroup_create(p->podid, &p->limits, err,
+		    sizeof(err))) == NULL) {
+			spawn_failed(spawn_fds[SPAWN_FD_PARENT], "cgroup limits: "
+			    "%s", err);
+			/* Its SIGCHLD reports the pod gone. */
+			p->refused = 1;
+			(void)kill(p->relay_pid, SIGKILL);
+		}
+	}
 	p = NULL;
  fail:
 	if (p != NULL) {
@@ -407,7 +422,8 @@ sandbox_relay_handler(int fd, short events, void *arg)
 		}
 		imsg_free(&imsg);
 		/* Pod init goes into its cgroup before it may start. */
-		if (p->cg != NULL && pod_cgroup_attach(p->cg, (pid_t)pid) == -1) {
+		if (p->refused || (p->cg != NULL &&
+		    pod_cgroup_attach(p->cg, (pid_t)pid) == -1)) {
 			log_warn("pod %s: cgroup attach", p->podid);
 			(void)kill(p->relay_pid, SIGKILL);
 			imsgev_clear(&p->relay);

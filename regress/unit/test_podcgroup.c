@@ -1015,6 +1015,36 @@ test_permissions(void **state)
 }
 
 /* Nothing of ours is left in any parent. */
+/* The warm-up child moves itself where it is: it exits 0 and nothing
+ * of ours changes cgroup. */
+static void
+test_warm(void **state)
+{
+	char	before[4096], after[4096];
+	pid_t	pid;
+	int	fd, status;
+	ssize_t	n;
+
+	(void)state;
+	fd = open("/proc/self/cgroup", O_RDONLY);
+	assert_true(fd != -1);
+	n = read(fd, before, sizeof(before) - 1);
+	assert_true(n > 0);
+	before[n] = '\0';
+	close(fd);
+	pid = pod_cgroup_warm();
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fd = open("/proc/self/cgroup", O_RDONLY);
+	assert_true(fd != -1);
+	n = read(fd, after, sizeof(after) - 1);
+	assert_true(n > 0);
+	after[n] = '\0';
+	close(fd);
+	assert_string_equal(before, after);
+}
+
 static void
 test_nothing_left(void **state)
 {
@@ -1054,6 +1084,7 @@ test_nothing_left(void **state)
 	cmocka_unit_test(test_gc_live),					\
 	cmocka_unit_test(test_two_pods),				\
 	cmocka_unit_test(test_permissions),				\
+	cmocka_unit_test(test_warm),					\
 	cmocka_unit_test(test_nothing_left)
 
 int
