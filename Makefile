@@ -35,7 +35,7 @@ ifeq ($(SANITIZE),1)
 B		:= build-san
 endif
 
-PKGS		:= libevent libseccomp libbsd-overlay jansson libcap-ng
+PKGS		:= libevent libseccomp libbsd-overlay jansson libcap-ng libmnl
 PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -63,11 +63,11 @@ PODSHM_SRCS	:= worker/libpodshm/podshm.c
 PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
 		   parent/check.c \
 		   policyd/policyd.c policyd/policy.c policyd/match.c \
-		   policyd/decide.c policyd/policy_imsg.c \
+		   policyd/decide.c policyd/builtin.c policyd/policy_imsg.c \
 		   proxy/proxy.c auditd/auditd.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
 		   sandbox/ctlmsg.c sandbox/podfs.c sandbox/podseccomp.c \
-		   sandbox/podlandlock.c sandbox/podcgroup.c
+		   sandbox/podlandlock.c sandbox/podcgroup.c sandbox/podnet.c
 
 obj		= $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))
@@ -140,7 +140,7 @@ $(B)/regress/unit/test_util: $(call obj,regress/unit/test_util.c) $(LOGUTIL_OBJS
 $(B)/regress/unit/test_cli: $(call obj,regress/unit/test_cli.c) $(call obj,parent/cli.c common/perm.c common/proto.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 # The policy engine: pure code, shared by policyd, tests, benches, fuzzers.
-POLICY_OBJS	:= $(call obj,policyd/policy.c policyd/match.c policyd/decide.c \
+POLICY_OBJS	:= $(call obj,policyd/policy.c policyd/match.c policyd/decide.c policyd/builtin.c \
 		   common/perm.c common/proto.c) $(LOGUTIL_OBJS)
 $(B)/regress/unit/test_policy: $(call obj,regress/unit/test_policy.c) $(POLICY_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
@@ -183,7 +183,7 @@ FUZZ_CFLAGS	:= -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 		   $(PKG_CFLAGS)
 FUZZERS		:= build/fuzz/fuzz_policy build/fuzz/fuzz_ctlmsg
 build/fuzz/fuzz_policy: regress/fuzz/fuzz_policy.c policyd/policy.c \
-	    policyd/match.c policyd/decide.c common/perm.c common/proto.c \
+	    policyd/match.c policyd/decide.c policyd/builtin.c common/perm.c common/proto.c \
 	    common/log.c common/util.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -210,7 +210,7 @@ lint:
 # --- set-up ----------------------------------------------------------------
 DEBS := build-essential pkg-config libevent-dev libseccomp-dev libbsd-dev \
 	libbpf-dev libjansson-dev libcmocka-dev libcap-ng-dev clang llvm \
-	libclang-rt-14-dev bubblewrap \
+	libclang-rt-14-dev bubblewrap libmnl-dev iproute2 \
 	bpftool python3 python3-pytest mandoc procps psmisc
 
 deps:

@@ -88,7 +88,19 @@ enum imsg_type {
 	 * logs; the parent does not parse it). */
 	IMSG_POLICY_LOADED,
 
-	/* IMSG_PROXY_*, IMSG_AUDIT_*: arrive with the egress and audit issues. */
+	/*
+	 * IMSG_PROXY_*: the egress proxy.  LISTEN: relay -> parent ->
+	 * proxy, fd: the pod's listening socket (169.254.1.1:8080, created
+	 * in the pod's network namespace), peerid = pod, struct proxy_pod.
+	 * FORGET: parent -> proxy, peerid = pod: the pod is gone, close its
+	 * listener and connections.  EVENT: proxy -> parent, peerid = pod:
+	 * one "net" event as a JSON object (the parent re-validates it).
+	 */
+	IMSG_PROXY_LISTEN,
+	IMSG_PROXY_FORGET,
+	IMSG_PROXY_EVENT,
+
+	/* IMSG_AUDIT_*: arrive with the audit issue. */
 
 	IMSG_MAX
 };
@@ -177,7 +189,27 @@ enum verdict {
 struct policy_req {
 	uint32_t	reqid;		/* echoed in the decision */
 	uint8_t		kind;		/* enum perm_kind */
-	uint8_t		pad[3];
+	uint8_t		flags;		/* POLICY_REQ_* */
+	uint8_t		pad[2];
+};
+/*
+ * The target ("a.b.c.d:port", "[v6]:port") is an address a host name
+ * resolved to, or the address of a literal, that the proxy is about to
+ * connect to: denied by an address rule that denies it, or by the
+ * built-in set of private and special ranges unless an address rule
+ * allows it by IP or CIDR (policy_decide_addr()).
+ */
+#define POLICY_REQ_ADDR		0x01
+
+/* The pod's proxy, as the worker sees it (its network namespace). */
+#define POD_PROXY_ADDR		"169.254.1.1"
+#define POD_WORKER_ADDR		"169.254.1.2"
+#define POD_PROXY_PORT		8080
+
+/* IMSG_PROXY_LISTEN */
+struct proxy_pod {
+	char		podid[17];	/* PODID_LEN + NUL */
+	uint8_t		pad[7];
 };
 
 /* IMSG_POLICY_DECISION: followed by a string naming the rule. */

@@ -77,5 +77,9 @@ int		 pod_active(void);
 void		 pod_cleanup_files(void);
 void		 pod_policy_loaded(struct imsg *);
 int		 pod_env_allowed(struct imsg *);
+int		 pod_proxy_event(struct imsg *);
+/* HTTP_PROXY and friends: the worker's environment points at the proxy. */
+#define POD_PROXY_NVARS	8
+extern const char *pod_proxy_vars[];
 
 #endif

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "parent.h"
 #include "perm.h"
 #include "privsep.h"
@@ -33,11 +35,16 @@ static struct {
 	int		 timed_out;
 	int		 signals;	/* signals forwarded so far */
 	int		 out_closed[3];	/* EPIPE on stdout/stderr */
+	int		 proxy_sent;	/* PROXY_LISTEN forwarded */
 	struct event	*timer;
 } pod;
 
+/* The pod's id between the processes (peerid): one pod per run. */
+#define POD_ID		1
+
 static void	pod_imsg_handler(int, short, void *);
 static int	pod_dispatch(struct imsg *);
+static int	pod_proxy_listen(struct imsg *);
 static void	pod_timeout(int, short, void *);
 static void	pod_maybe_done(void);
 
@@ -91,12 +98,46 @@ env_allowed(const char *var, size_t nlen)
 	return 0;
 }
 
+/*
+ * What points ordinary clients (urllib, curl, Bun's fetch) at the pod's
+ * proxy; NO_PROXY keeps the pod's own loopback direct.
+ */
+const char *pod_proxy_vars[] = {
+	"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+	"all_proxy", "NO_PROXY", "no_proxy", NULL
+};
+
+static int
+proxy_var(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; pod_proxy_vars[i] != NULL; i++)
+		if (strlen(pod_proxy_vars[i]) == len &&
+		    strncmp(pod_proxy_vars[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+static char *
+pod_proxy_value(const char *name)
+{
+	char	*v;
+
+	if (strcasecmp(name, "NO_PROXY") == 0)
+		xasprintf(&v, "%s=localhost,127.0.0.1,::1", name);
+	else
+		xasprintf(&v, "%s=http://%s:%d", name, POD_PROXY_ADDR,
+		    POD_PROXY_PORT);
+	return v;
+}
+
 static char **
 worker_env(size_t *nenv)
 {
 	extern char	**environ;
 	char		**env = NULL, **e, *eq;
-	size_t		  n = 0;
+	size_t		  n = 0, i;
 	int		  have_path = 0;
 
 	for (e = environ; *e != NULL; e++) {
@@ -104,12 +145,19 @@ worker_env(size_t *nenv)
 			continue;
 		if (!env_allowed(*e, (size_t)(eq - *e)))
 			continue;
+		/* The pod's proxy replaces the host's. */
+		if (!parent_env.rc->no_sandbox && proxy_var(*e,
+		    (size_t)(eq - *e)))
+			continue;
 		if (strncmp(*e, "PATH=", 5) == 0)
 			have_path = 1;
 		env = xreallocarray(env, n + 1, sizeof(*env));
 		env[n++] = xstrdup(*e);
 	}
-	env = xreallocarray(env, n + 2, sizeof(*env));
+	env = xreallocarray(env, n + 2 + POD_PROXY_NVARS, sizeof(*env));
+	if (!parent_env.rc->no_sandbox)
+		for (i = 0; pod_proxy_vars[i] != NULL; i++)
+			env[n++] = pod_proxy_value(pod_proxy_vars[i]);
 	if (!have_path)
 		env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
 	/* PODSHM_LIB is the relay's to set: it knows the pod's view. */
@@ -137,7 +185,7 @@ pod_start(void)
 		fatal("socketpair");
 
 	/* policyd gets its end of the relay's decision channel. */
-	proc_compose(PROC_POLICYD, IMSG_POLICY_CHANNEL, 1, pr[0], NULL, 0);
+	proc_compose(PROC_POLICYD, IMSG_POLICY_CHANNEL, POD_ID, pr[0], NULL, 0);
 
 	if ((in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1 &&
 	    (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
@@ -180,11 +228,13 @@ pod_start(void)
 		free(sp.env[i]);
 	free(sp.env);
 	if (imsgev_compose_ibuf(&procs[PROC_SANDBOX].iev, IMSG_SANDBOX_SPAWN,
-	    1, 0, -1, b) == -1)
+	    POD_ID, 0, -1, b) == -1)
 		fatal("compose spawn");
 	pod.spawned = 1;
 
 	imsgev_init(&pod.iev, pp[0], "relay", pod_imsg_handler, NULL);
+	/* Only for the proxy's listener (pod_proxy_listen). */
+	imsgbuf_allow_fdpass(&pod.iev.ibuf);
 	if (imsgbuf_set_maxsize(&pod.iev.ibuf, POD_IMSG_MAX) == -1)
 		fatal("imsgbuf_set_maxsize");
 	imsgev_add(&pod.iev);
@@ -226,7 +276,7 @@ pod_timeout(int fd, short ev, void *arg)
 	log_warnx("worker killed: timeout after %s", fmt_duration(
 	    parent_env.rc->timeout_ms));
 	pod.timed_out = 1;
-	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, 1, -1, &sig,
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1, &sig,
 	    sizeof(sig));
 }
 
@@ -244,7 +294,7 @@ pod_signal(int signo)
 	if (pod.signals++ > 0)
 		sig = SIGKILL;
 	log_debug("forwarding signal %u to the worker", sig);
-	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, 1, -1, &sig,
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1, &sig,
 	    sizeof(sig));
 }
 
@@ -329,6 +379,9 @@ pod_sandbox_msg(struct imsg *imsg)
 			    (unsigned long long)gone.value);
 		/* The relay's own channel tells whether it ended well. */
 		pod.gone = 1;
+		if (pod.proxy_sent)
+			proc_compose(PROC_PROXY, IMSG_PROXY_FORGET, POD_ID, -1,
+			    NULL, 0);
 		pod_maybe_done();
 		return 0;
 	}
@@ -398,8 +451,68 @@ pod_dispatch(struct imsg *imsg)
 		return 0;
 	case IMSG_SANDBOX_FAILED:
 		return pod_sandbox_msg(imsg);
+	case IMSG_PROXY_LISTEN:
+		return pod_proxy_listen(imsg);
 	}
 	return -1;
+}
+
+/*
+ * The proxy's listening socket, from the relay while it set the pod up:
+ * checked (once, a listening TCP socket, our pod), then handed to the
+ * proxy with the pod's id.
+ */
+static int
+pod_proxy_listen(struct imsg *imsg)
+{
+	struct proxy_pod	pp;
+	socklen_t		len;
+	int			fd, v;
+
+	if (pod.proxy_sent || imsg_get_data(imsg, &pp, sizeof(pp)) == -1 ||
+	    memchr(pp.podid, '\0', sizeof(pp.podid)) == NULL ||
+	    strcmp(pp.podid, parent_env.podid) != 0 ||
+	    (fd = imsg_get_fd(imsg)) == -1)
+		return -1;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == -1 ||
+	    v != 1 || (len = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_DOMAIN,
+	    &v, &len)) == -1 || v != AF_INET) {
+		close(fd);
+		return -1;
+	}
+	pod.proxy_sent = 1;
+	proc_compose(PROC_PROXY, IMSG_PROXY_LISTEN, POD_ID, fd, &pp,
+	    sizeof(pp));
+	return 0;
+}
+
+/*
+ * A "net" event from the proxy: a JSON object (the proxy parses the
+ * worker's bytes, so this is checked, not trusted), shown when
+ * verbose and kept for the embedding API.
+ */
+int
+pod_proxy_event(struct imsg *imsg)
+{
+	json_error_t	 jerr;
+	json_t		*o;
+	size_t		 len = imsg_get_len(imsg);
+
+	if (imsg_get_peerid(imsg) != POD_ID || len == 0 || len > 65536)
+		return -1;
+	o = json_loadb(ibuf_data(&imsg->data), len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	if (o == NULL || !json_is_object(o) ||
+	    !json_is_string(json_object_get(o, "type"))) {
+		json_decref(o);
+		return -1;
+	}
+	json_decref(o);
+	if (log_getverbose() > 0)
+		log_info("event: %.*s", (int)len,
+		    (const char *)ibuf_data(&imsg->data));
+	return 0;
 }
 
 static void

@@ -316,6 +316,13 @@ runtime_grants(struct run_config *rc)
 	}
 	runtime_grant(PERM_ENV, "PATH");
 	runtime_grant(PERM_ENV, "PYTHONUNBUFFERED");
+	/* The pod's egress proxy: its address, and the variables that
+	 * point clients at it (pod_proxy_env). */
+	if (!rc->no_sandbox) {
+		for (i = 0; pod_proxy_vars[i] != NULL; i++)
+			runtime_grant(PERM_ENV, pod_proxy_vars[i]);
+		runtime_grant(PERM_NET, POD_PROXY_ADDR ":" "8080");
+	}
 }
 
 /*

@@ -416,6 +416,10 @@ proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 			proc_configure_rest();
 		proc_all_configured();
 		return 0;
+	case IMSG_PROXY_EVENT:
+		if (p->id != PROC_PROXY)
+			return -1;
+		return pod_proxy_event(imsg);
 	case IMSG_CFG_ERROR:
 		len = imsg_get_len(imsg);
 		if (len == 0 || len >= sizeof(msg) ||

@@ -2,6 +2,11 @@
  * Decisions: the layers of a compiled policy (policy.h), and the words
  * that explain a decision.
  */
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +125,90 @@ policy_decide(const struct policy *p, unsigned int kind, const char *target,
 	}
 }
 
+/* The address of "a.b.c.d:port" or "[v6]:port", IPv4 as v4-mapped. */
+static int
+addr_of(const char *target, struct in6_addr *in)
+{
+	char		 buf[INET6_ADDRSTRLEN + 8];
+	const char	*colon;
+	struct in_addr	 v4;
+	size_t		 len;
+
+	if (target[0] == '[') {
+		if ((colon = strstr(target, "]:")) == NULL)
+			return -1;
+		len = (size_t)(colon - target - 1);
+		target++;
+	} else {
+		if ((colon = strrchr(target, ':')) == NULL)
+			return -1;
+		len = (size_t)(colon - target);
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, target, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, &v4) == 1) {
+		memset(in, 0, sizeof(*in));
+		in->s6_addr[10] = in->s6_addr[11] = 0xff;
+		memcpy(&in->s6_addr[12], &v4, 4);
+		return 0;
+	}
+	return inet_pton(AF_INET6, buf, in) == 1 ? 0 : -1;
+}
+
+void
+policy_decide_addr(const struct policy *p, const char *target,
+    struct decision *d)
+{
+	const struct prule	*r;
+	struct in6_addr		 in;
+	unsigned int		 l;
+	int			 builtin;
+
+	memset(d, 0, sizeof(*d));
+	d->verdict = VERDICT_DENY;
+	d->layer = LAYER_DEFAULT;
+	if (!p->compiled)
+		fatalx("%s: the policy is not compiled", __func__);
+	if (target == NULL || addr_of(target, &in) == -1) {
+		(void)snprintf(d->builtin, sizeof(d->builtin),
+		    "not an address");
+		return;
+	}
+	builtin = builtin_denied(&in, d->builtin, sizeof(d->builtin)) !=
+	    NULL;
+	/*
+	 * Layers from the highest.  A deny denies; an address rule (not
+	 * the runtime's) allows.  "*" (or the runtime) allows what is not
+	 * built-in; for a built-in address, only a lower layer's address
+	 * rule may still speak.
+	 */
+	for (l = 0; l < LAYER_DEFAULT; l++) {
+		if ((r = matcher_match(p->m[PERM_NET][l], target)) == NULL)
+			continue;
+		if (r->action == PERM_DENY ||
+		    (r->value != NULL && r->layer != LAYER_RUNTIME)) {
+			d->verdict = verdict_of(r->action);
+			d->layer = (uint8_t)l;
+			d->rule = r;
+			d->builtin[0] = '\0';
+			break;
+		}
+		if (!builtin)
+			break;
+	}
+	if (d->rule == NULL && !builtin) {
+		/* The host's decision stands. */
+		d->verdict = VERDICT_ALLOW;
+		d->layer = LAYER_DEFAULT;
+	}
+	if (d->verdict == VERDICT_DENY && p->mode == MODE_MONITOR) {
+		d->verdict = VERDICT_ALLOW;
+		d->monitored = 1;
+	}
+}
+
 /*
  * "flag --deny-net=github.com", "env POD_ALLOW_READ=/data",
  * "policy p.json:3:5 allow-read=/data", "runtime allow-read=/usr/lib".
@@ -182,6 +271,22 @@ decision_describe_target(const struct decision *d, unsigned int kind,
 	if (kind >= PERM_MAX) {
 		(void)snprintf(buf, len, "default: deny (unknown permission "
 		    "kind %u)", kind);
+		return;
+	}
+	if (d->rule == NULL && d->builtin[0] != '\0') {
+		if (d->monitored)
+			(void)snprintf(buf, len, "monitor: would deny (built-in: "
+			    "%s)", d->builtin);
+		else
+			(void)snprintf(buf, len, "built-in: deny %s (name it by "
+			    "address to allow it: --allow-net=%s)", d->builtin,
+			    target != NULL ? target : "ADDRESS");
+		return;
+	}
+	if (d->rule == NULL && kind == PERM_NET && target != NULL &&
+	    d->layer == LAYER_DEFAULT && d->verdict == VERDICT_ALLOW) {
+		(void)snprintf(buf, len, "address allowed (not in the "
+		    "built-in deny set)");
 		return;
 	}
 	if (d->rule != NULL) {

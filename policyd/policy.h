@@ -74,6 +74,8 @@ struct decision {
 	uint8_t		 layer;		/* enum perm_layer that decided */
 	int		 monitored;	/* a deny let through (monitor mode) */
 	const struct prule *rule;	/* NULL: a default decided */
+	char		 builtin[128];	/* policy_decide_addr(): the
+					 * built-in range that denied */
 };
 
 struct policy	*policy_new(void);
@@ -108,6 +110,22 @@ int		 policy_compile(struct policy *, char *err, size_t errlen);
  */
 void		 policy_decide(const struct policy *, unsigned int kind,
 		    const char *target, struct decision *);
+/*
+ * The proxy's second question, for an address it is about to connect
+ * to ("a.b.c.d:port" or "[v6]:port"), after the host was allowed: the
+ * highest layer with an address rule that matches decides (a deny
+ * denies; an allow or warn from a flag, a variable or the document
+ * allows, even a built-in range); else the address is denied if it is
+ * in the built-in set (builtin_denied()), and allowed otherwise.  "*"
+ * and host names never allow a built-in range; the runtime layer does
+ * not either.  Monitor mode as in policy_decide().
+ */
+void		 policy_decide_addr(const struct policy *, const char *target,
+		    struct decision *);
+/* builtin.c: the built-in range holding the address, named in buf. */
+struct in6_addr;
+const char	*builtin_denied(const struct in6_addr *, char *, size_t);
+
 /* "flag --deny-net=github.com", "document p.json:3:5 allow-read=/data",
  * "default: deny (--allow-net to grant)" */
 void		 decision_describe(const struct decision *, unsigned int kind,

@@ -470,7 +470,9 @@ asker_handler(int fd, short events, void *arg)
 		    ibuf_get(&b, &req, sizeof(req)) == -1 ||
 		    ibuf_get_string(&b, &target, TARGET_MAX) == -1 ||
 		    ibuf_size(&b) != 0 || req.kind >= PERM_MAX ||
-		    !pol->compiled) {
+		    (req.flags & ~POLICY_REQ_ADDR) != 0 ||
+		    ((req.flags & POLICY_REQ_ADDR) && (a->pod != 0 ||
+		    req.kind != PERM_NET)) || !pol->compiled) {
 			/* A bad request closes that channel, nothing else. */
 			log_warnx("malformed request from %s, closing it",
 			    a->iev.name);
@@ -482,7 +484,11 @@ asker_handler(int fd, short events, void *arg)
 		}
 		peerid = imsg_get_peerid(&imsg);
 		imsg_free(&imsg);
-		policy_decide(pol, req.kind, target, &d);
+		/* Only the proxy asks about the addresses it connects to. */
+		if (req.flags & POLICY_REQ_ADDR)
+			policy_decide_addr(pol, target, &d);
+		else
+			policy_decide(pol, req.kind, target, &d);
 		decision_describe_target(&d, req.kind, target, rule, sizeof(rule));
 		/* Denials, warnings and monitored denials are the audit
 		 * trail; plain allows are debug. */
@@ -490,10 +496,12 @@ asker_handler(int fd, short events, void *arg)
 			log_debug("%s: allow %s \"%s\": %s", a->iev.name,
 			    perm_kind_name(req.kind), target, rule);
 		else
-			log_info("%s: %s %s \"%s\": %s", a->iev.name,
+			log_info("%s: %s %s%s \"%s\": %s", a->iev.name,
 			    d.monitored ? "monitor-allow" :
 			    d.verdict == VERDICT_DENY ? "deny" : "warn",
-			    perm_kind_name(req.kind), target, rule);
+			    perm_kind_name(req.kind),
+			    (req.flags & POLICY_REQ_ADDR) ? " address" : "",
+			    target, rule);
 		free(target);
 		memset(&resp, 0, sizeof(resp));
 		resp.reqid = req.reqid;

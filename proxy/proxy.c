@@ -7,6 +7,7 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "child.h"
 #include "policy.h"
@@ -18,6 +19,7 @@ static int	proxy_dispatch_parent(struct imsg *);
 
 static struct child	proxy_child;
 static struct imsgev	proxy_policyd;	/* peer: decisions */
+static int		held_fd = -1;
 
 /* Peers: the parent (configuration), policyd (decisions). */
 
@@ -78,6 +80,19 @@ proxy_dispatch_parent(struct imsg *imsg)
 		imsgev_init(&proxy_policyd, fd, "policyd",
 		    proxy_policyd_handler, NULL);
 		imsgev_add(&proxy_policyd);
+		return 0;
+	case IMSG_PROXY_LISTEN:
+		/* Placeholder until the proxy proper lands: held, unused. */
+		if ((fd = imsg_get_fd(imsg)) == -1)
+			return -1;
+		if (held_fd != -1)
+			close(held_fd);
+		held_fd = fd;
+		return 0;
+	case IMSG_PROXY_FORGET:
+		if (held_fd != -1)
+			close(held_fd);
+		held_fd = -1;
 		return 0;
 	}
 	return -1;

@@ -205,7 +205,10 @@ cg_write(int dirfd, const char *file, const char *val)
 	if ((fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) ==
 	    -1)
 		return -1;
-	n = write(fd, val, len);
+	/* A signal (the sandbox's SIGCHLD) may interrupt a write that
+	 * waits, for reclaim or for the attach lock: try again. */
+	while ((n = write(fd, val, len)) == -1 && errno == EINTR)
+		;
 	saved = errno;
 	(void)close(fd);
 	if (n == -1) {

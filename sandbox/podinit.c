@@ -45,6 +45,7 @@ static int		pod_rlimits(void);
 
 #define PI_GO		5	/* one byte releases the sandbox set-up */
 #define PI_USERNS	6	/* the idmapping's user namespace */
+#define PI_PROXY	7	/* the proxy's listening socket goes here */
 
 /*
  * Report on the exec pipe and leave: the worker's exec errno, or pod
@@ -105,25 +106,6 @@ pod_rlimits(void)
 	return 0;
 }
 
-/* Bring up the pod's loopback (its network namespace starts down). */
-static int
-lo_up(void)
-{
-	struct ifreq	ifr;
-	int		s, rv = -1;
-
-	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	(void)strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-		rv = ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-	return rv;
-}
-
 /*
  * The kernel sandbox's steps inside the new namespaces, once the relay
  * has done its part: hostname, the filesystem plan, pivot_root,
@@ -133,6 +115,7 @@ static void
 podinit_sandbox(const struct podinit *pi)
 {
 	char	err[200], c;
+	int	lfd;
 
 	if (read(PI_GO, &c, 1) != 1)
 		_exit(EXIT_PODRUNNER);	/* the relay is gone */
@@ -153,8 +136,14 @@ podinit_sandbox(const struct podinit *pi)
 		errno = 0;
 		podinit_report(EXIT_PODRUNNER, err);
 	}
-	if (lo_up() == -1)
-		podinit_report(EXIT_PODRUNNER, "loopback up");
+	if (podnet_setup(&lfd, err, sizeof(err)) == -1) {
+		errno = 0;
+		podinit_report(EXIT_PODRUNNER, err);
+	}
+	if (podnet_send_fd(PI_PROXY, lfd) == -1)
+		podinit_report(EXIT_PODRUNNER, "proxy socket to the relay");
+	close(lfd);
+	close(PI_PROXY);
 }
 
 static int
@@ -173,7 +162,7 @@ podinit_run(const struct podinit *pi)
 	sigset_t		 all, none;
 	pid_t			 worker, pid, self;
 	char			 err[200];
-	int			 hi[7], i, sfd, status, done = 0, code = 0;
+	int			 hi[8], i, sfd, status, done = 0, code = 0;
 	int			 abi;
 
 	/* stdin, stdout, stderr, then the pipes, at fixed places. */
@@ -185,14 +174,15 @@ podinit_run(const struct podinit *pi)
 	hi[5] = pi->sandboxed ? fcntl(pi->gofd, F_DUPFD_CLOEXEC, 16) : -2;
 	hi[6] = pi->sandboxed && pi->userns_fd != -1 ?
 	    fcntl(pi->userns_fd, F_DUPFD_CLOEXEC, 16) : -2;
-	for (i = 0; i < 7; i++)
+	hi[7] = pi->sandboxed ? fcntl(pi->proxyfd, F_DUPFD_CLOEXEC, 16) : -2;
+	for (i = 0; i < 8; i++)
 		if (hi[i] == -1 || (hi[i] >= 0 && fd_move(hi[i], i) == -1))
 			_exit(EXIT_PODRUNNER);
 	/* None of them survives the worker's exec. */
-	for (i = 3; i < 7; i++)
+	for (i = 3; i < 8; i++)
 		if (hi[i] >= 0 && fcntl(i, F_SETFD, FD_CLOEXEC) == -1)
 			_exit(EXIT_PODRUNNER);
-	(void)close_range(7, ~0U, 0);
+	(void)close_range(8, ~0U, 0);
 	if (pi->sandboxed)
 		podinit_sandbox(pi);
 

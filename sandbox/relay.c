@@ -74,6 +74,7 @@ static struct {
 	struct fsplan		 plan;
 	int			 userns_fd;	/* idmapping, -1 */
 	int			 go[2];		/* releases pod init */
+	int			 proxy_sock[2];	/* pod init's proxy listener */
 	int			 errpipe;	/* pod init's report */
 	char			 hostname[64];
 	struct pod_ll_config	 ll;		/* landlock from the plan */
@@ -632,7 +633,9 @@ step_spawn_worker(void)
 	r.sp.env[r.sp.nenv] = NULL;
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
-	    pipe2(ep, O_CLOEXEC) == -1 || pipe2(r.go, O_CLOEXEC) == -1)
+	    pipe2(ep, O_CLOEXEC) == -1 || pipe2(r.go, O_CLOEXEC) == -1 ||
+	    (r.sandboxed && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+	    r.proxy_sock) == -1))
 		return setup_fail(EXIT_PODRUNNER, "pipes: %s", strerror(errno));
 	memset(&pi, 0, sizeof(pi));
 	pi.uid = r.sp.worker_uid;
@@ -652,6 +655,7 @@ step_spawn_worker(void)
 		pi.root = root;
 		pi.userns_fd = r.userns_fd;
 		pi.gofd = r.go[0];
+		pi.proxyfd = r.proxy_sock[1];
 		pi.hostname = r.hostname;
 		pi.ll = &r.ll;
 		pi.no_landlock = (r.sp.flags & SPAWN_F_NO_LANDLOCK) != 0;
@@ -673,6 +677,10 @@ step_spawn_worker(void)
 	close(err[1]);
 	close(ep[1]);
 	close(r.go[0]);
+	if (r.sandboxed) {
+		close(r.proxy_sock[1]);
+		r.proxy_sock[1] = -1;
+	}
 	close(RELAY_FD_STDIN);
 	close(RELAY_FD_LIFELINE);
 	if (r.userns_fd != -1) {
@@ -746,6 +754,32 @@ step_exec_result(void)
 	    (pe.code == EACCES || pe.code == ENOEXEC || pe.code == EPERM) ?
 	    EXIT_NOEXEC : EXIT_PODRUNNER, "cannot start the worker (%s): %s",
 	    r.protocol ? r.sp.runtime : r.sp.entry, strerror(pe.code));
+}
+
+/*
+ * The proxy's listening socket, made by pod init in the pod's network
+ * namespace before it started the worker: to the parent, for the proxy.
+ */
+static int
+step_proxy(void)
+{
+	struct proxy_pod	pp;
+	int			fd;
+
+	if ((fd = podnet_recv_fd(r.proxy_sock[0])) == -1)
+		return setup_fail(EXIT_PODRUNNER, "proxy socket from pod init: "
+		    "%s", strerror(errno));
+	close(r.proxy_sock[0]);
+	r.proxy_sock[0] = -1;
+	memset(&pp, 0, sizeof(pp));
+	(void)strlcpy(pp.podid, r.sp.podid, sizeof(pp.podid));
+	if (imsg_compose(&r.parent.ibuf, IMSG_PROXY_LISTEN, 0, 0, fd, &pp,
+	    sizeof(pp)) == -1) {
+		close(fd);
+		return setup_fail(EXIT_PODRUNNER, "proxy socket to the parent: "
+		    "%s", strerror(errno));
+	}
+	return 0;
 }
 
 /* The sandbox gets a pidfd: it can signal a worker of another uid. */
@@ -1227,12 +1261,15 @@ relay_main(void)
 	    relay_parent_handler, NULL);
 	if (imsgbuf_set_maxsize(&r.parent.ibuf, POD_IMSG_MAX) == -1)
 		fatal("imsgbuf_set_maxsize");
+	/* For the proxy's listener (step_proxy), once. */
+	imsgbuf_allow_fdpass(&r.parent.ibuf);
 	imsgev_init(&r.policyd, RELAY_FD_POLICYD, "policyd",
 	    relay_policyd_handler, NULL);
 	read_spawn();
 	r.protocol = r.sp.worker == WORKER_PYTHON;
 	r.sandboxed = !(r.sp.flags & SPAWN_F_NO_SANDBOX);
 	r.userns_fd = -1;
+	r.proxy_sock[0] = r.proxy_sock[1] = -1;
 	(void)snprintf(title, sizeof(title), "relay %s", r.sp.podid);
 	log_procinit(title);
 	if (priv_lookup_user(&pu, err, sizeof(err)) == -1) {
@@ -1255,7 +1292,8 @@ relay_main(void)
 	    step_report_worker() == -1 ||
 	    step_release() == -1 ||
 	    (log_debug("pod init released"), 0) ||
-	    step_exec_result() == -1) {
+	    step_exec_result() == -1 ||
+	    (r.sandboxed && step_proxy() == -1)) {
 		if (r.worker > 0)
 			(void)kill(r.worker, SIGKILL);
 		exit(1);

@@ -102,6 +102,8 @@ struct podinit {
 	const char	 *root;		/* where the plan builds the root */
 	int		  userns_fd;	/* idmapping for grants, -1 */
 	int		  gofd;		/* one byte: the relay's side is done */
+	int		  proxyfd;	/* Unix socket: the proxy's listener
+					 * goes to the relay through it */
 	const char	 *hostname;
 	const struct pod_ll_config *ll;	/* landlock, from the same plan */
 	int		  no_landlock;	/* degraded by the policy, said */
@@ -116,6 +118,11 @@ struct podinit_err {
 };
 
 __dead void	 podinit_run(const struct podinit *);
+
+/* podnet.c: the pod's network, from inside its namespace. */
+int		 podnet_setup(int *, char *, size_t);
+int		 podnet_send_fd(int, int);
+int		 podnet_recv_fd(int);
 
 __dead void	 sandbox_main(void);
 __dead void	 relay_main(void);

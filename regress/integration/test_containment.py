@@ -354,7 +354,8 @@ def op_ifconf(_):
     if rv < 0:
         return err()
     n = struct.unpack_from("i", ifc.raw)[0]
-    names = [reqs.raw[i:i + 16].split(b"\0")[0].decode()
+    names = [reqs.raw[i:i + 16].split(b"\0")[0].decode() + ":" +
+             ".".join(str(b) for b in reqs.raw[i + 20:i + 24])
              for i in range(0, n, 40)]
     return "ok " + ",".join(sorted(names))
 
@@ -778,9 +779,10 @@ NETWORK = [
     ("connect:tcp:1.1.1.1:53", {"EACCES", "ENETUNREACH"}),
     ("connect:udp:2606:4700:4700::1111:53", "ENETUNREACH"),
     ("connect:tcp:169.254.169.254:8080", "ENETUNREACH"),
-    # Fails if the pod has an interface other than loopback.
+    # Fails if the pod has an interface other than loopback, or other
+    # addresses than its own, the proxy's and the worker's.
     ("netdev:", "ok lo"),
-    ("ifconf:", "ok lo"),
+    ("ifconf:", "ok lo:127.0.0.1,lo:169.254.1.1,lo:169.254.1.2"),
 ]
 
 KERNEL_CASES = [

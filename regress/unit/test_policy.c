@@ -7,6 +7,9 @@
  * Run from the top of the tree (make check-unit) or from anywhere: the
  * shipped documents are found next to the binary's build directory.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1151,6 +1154,149 @@ test_etc(void **state)
 	free(text);
 }
 
+/* Every built-in range, its IPv6 forms, and addresses that are not. */
+static void
+test_builtin_denied(void **state)
+{
+	static const char *denied[] = {
+		"0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255",
+		"100.64.0.1", "100.127.255.255", "127.0.0.1", "127.9.9.9",
+		"169.254.169.254", "169.254.1.1", "169.254.1.2",
+		"172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
+		"192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.255",
+		"198.51.100.7", "203.0.113.9", "224.0.0.1", "239.1.1.1",
+		"240.0.0.1", "255.255.255.255",
+		"::", "::1", "fe80::1", "febf::1", "fc00::1", "fd12:3456::1",
+		"fec0::1", "ff02::1", "2001:db8::1", "3fff::1", "100::1",
+		"64:ff9b:1::1",
+		/* IPv4 in IPv6 clothing */
+		"::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254",
+		"::10.0.0.1", "::127.0.0.1", "64:ff9b::10.0.0.1",
+		"64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe",
+		"2002:0a00:0001::1", "2002:7f00:0001::", "2002:c0a8:0101::5",
+		"2001:0:0a00:0001::1",	/* Teredo server 10.0.0.1 */
+		"2001:0:0808:0808::f5ff:fffe",	/* Teredo client ~ = 10.0.0.1 */
+	};
+	static const char *allowed[] = {
+		"1.1.1.1", "8.8.8.8", "93.184.216.34", "9.255.255.255",
+		"11.0.0.0", "100.63.255.255", "100.128.0.0", "172.15.255.255",
+		"172.32.0.0", "192.167.255.255", "192.169.0.0", "198.17.255.255",
+		"198.20.0.0", "223.255.255.255", "169.253.255.255",
+		"2606:4700::1111", "2a00:1450::1", "::ffff:8.8.8.8",
+		"64:ff9b::808:808", "2002:0808:0808::1",
+		"2001:0:0808:0808::f7f7:f7f7",	/* Teredo, 8.8.8.8 both */
+	};
+	struct in6_addr	 in;
+	struct in_addr	 v4;
+	char		 name[128];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		if (inet_pton(AF_INET, denied[i], &v4) == 1) {
+			memset(&in, 0, sizeof(in));
+			in.s6_addr[10] = in.s6_addr[11] = 0xff;
+			memcpy(&in.s6_addr[12], &v4, 4);
+		} else
+			assert_int_equal(inet_pton(AF_INET6, denied[i], &in), 1);
+		if (builtin_denied(&in, name, sizeof(name)) == NULL)
+			fail_msg("%s: not denied", denied[i]);
+	}
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		if (inet_pton(AF_INET, allowed[i], &v4) == 1) {
+			memset(&in, 0, sizeof(in));
+			in.s6_addr[10] = in.s6_addr[11] = 0xff;
+			memcpy(&in.s6_addr[12], &v4, 4);
+		} else
+			assert_int_equal(inet_pton(AF_INET6, allowed[i], &in),
+			    1);
+		if (builtin_denied(&in, name, sizeof(name)) != NULL)
+			fail_msg("%s: denied as %s", allowed[i], name);
+	}
+}
+
+/* The proxy's address question: rules by address, then the set. */
+static void
+test_decide_addr(void **state)
+{
+	struct policy	*p;
+	struct decision	 d;
+	char		 err[256], why[512];
+
+	(void)state;
+	p = policy_new();
+	add_ok(p, PERM_NET, PERM_ALLOW, LAYER_FLAG, NULL, "--allow-net");
+	add_ok(p, PERM_NET, PERM_ALLOW, LAYER_ENV, "10.1.2.3", "POD_ALLOW_NET");
+	add_ok(p, PERM_NET, PERM_DENY, LAYER_POLICY, "93.184.0.0/16", "p.json");
+	add_ok(p, PERM_NET, PERM_ALLOW, LAYER_POLICY, "192.168.0.0/16",
+	    "p.json");
+	add_ok(p, PERM_NET, PERM_ALLOW, LAYER_RUNTIME, "169.254.1.1:8080",
+	    "runtime");
+	assert_int_equal(policy_compile(p, err, sizeof(err)), 0);
+
+	/* "*" (a higher layer) does not open a built-in range. */
+	policy_decide_addr(p, "127.0.0.1:80", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_null(d.rule);
+	decision_describe_target(&d, PERM_NET, "127.0.0.1:80", why,
+	    sizeof(why));
+	assert_non_null(strstr(why, "built-in: deny loopback"));
+	policy_decide_addr(p, "[::ffff:7f00:1]:80", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	policy_decide_addr(p, "[fd00::1]:443", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	/* Nor does the runtime layer's own address. */
+	policy_decide_addr(p, "169.254.1.1:8080", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	/* An address rule does, in the layer that names it... */
+	policy_decide_addr(p, "10.1.2.3:22", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	assert_non_null(d.rule);
+	assert_int_equal(d.layer, LAYER_ENV);
+	policy_decide_addr(p, "10.1.2.4:22", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	/* ...even below a "*", which does not speak for built-in
+	 * ranges; for the others it does, over the document's deny. */
+	policy_decide_addr(p, "192.168.1.1:80", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	assert_int_equal(d.layer, LAYER_POLICY);
+	policy_decide_addr(p, "93.184.216.34:80", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	assert_null(d.rule);
+	policy_decide_addr(p, "[2606:4700::1111]:443", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	policy_decide_addr(p, "not-an-address:80", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	policy_free(p);
+
+	/* Without "*": the document's deny CIDR and allow CIDR decide. */
+	p = policy_new();
+	add_ok(p, PERM_NET, PERM_ALLOW, LAYER_FLAG, "example.com", "--allow-net");
+	add_ok(p, PERM_NET, PERM_DENY, LAYER_POLICY, "93.184.0.0/16", "p.json");
+	add_ok(p, PERM_NET, PERM_ALLOW, LAYER_POLICY, "192.168.0.0/16",
+	    "p.json");
+	assert_int_equal(policy_compile(p, err, sizeof(err)), 0);
+	policy_decide_addr(p, "93.184.216.34:443", &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_non_null(d.rule);
+	policy_decide_addr(p, "192.168.1.1:80", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	policy_decide_addr(p, "8.8.8.8:53", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	policy_free(p);
+
+	/* Monitor mode: a built-in denial is let through, and says so. */
+	p = load_ok(NULL, "m.json", "{\"version\": 1, \"mode\": \"monitor\"}");
+	assert_int_equal(policy_compile(p, err, sizeof(err)), 0);
+	policy_decide_addr(p, "10.0.0.1:80", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	assert_true(d.monitored);
+	decision_describe_target(&d, PERM_NET, "10.0.0.1:80", why,
+	    sizeof(why));
+	assert_non_null(strstr(why, "monitor: would deny (built-in"));
+	policy_free(p);
+}
+
 int
 main(void)
 {
@@ -1173,6 +1319,8 @@ main(void)
 		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_resources_format),
 		cmocka_unit_test(test_etc),
+		cmocka_unit_test(test_builtin_denied),
+		cmocka_unit_test(test_decide_addr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
