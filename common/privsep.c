@@ -261,8 +261,23 @@ priv_kill_children(void)
 	FILE		*f;
 	pid_t		 self = getpid(), pid;
 	long		 ppid;
-	int		 n = 0;
+	int		 n = 0, c;
 
+	/*
+	 * The kernel's list of our (single-threaded) children, adopted
+	 * orphans included: no walk of every process on the host.  A
+	 * child forked while we read is killed by the next call.
+	 */
+	(void)snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+	    (int)self);
+	if ((f = fopen(path, "re")) != NULL) {
+		while ((c = fscanf(f, "%d", &pid)) == 1)
+			if (pid > 0 && kill(pid, SIGKILL) == 0)
+				n++;
+		fclose(f);
+		if (c == EOF)
+			return n;
+	}
 	if ((d = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
