@@ -340,9 +340,12 @@ policyd_config_done(char *err, size_t errlen)
 
 /* How each kind is enforced in this release (podrunner(1), CAVEATS). */
 static const char *enforcement[PERM_MAX] = {
-	[PERM_NET] = "the pod's network namespace (loopback only: no route "
-	    "out) and landlock (TCP connect to the proxy port only); the "
-	    "runtime's hooks ask policyd; the egress proxy: not yet",
+	[PERM_NET] = "the pod's network namespace (loopback and the "
+	    "proxy's address only: no route out) and landlock (TCP connect "
+	    "to the proxy port only); the egress proxy asks policyd about "
+	    "each host and each address it connects to (built-in deny set "
+	    "for private and special ranges); the runtime's hooks ask "
+	    "policyd",
 	[PERM_READ] = "the pod's filesystem (only granted paths exist, "
 	    "read-only) and landlock; the runtime's hooks ask policyd",
 	[PERM_WRITE] = "the pod's filesystem (only granted paths are "
