@@ -64,7 +64,7 @@ PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
 		   parent/check.c \
 		   policyd/policyd.c policyd/policy.c policyd/match.c \
 		   policyd/decide.c policyd/builtin.c policyd/policy_imsg.c \
-		   proxy/proxy.c auditd/auditd.c \
+		   proxy/proxy.c proxy/conn.c proxy/http.c auditd/auditd.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
 		   sandbox/ctlmsg.c sandbox/podfs.c sandbox/podseccomp.c \
 		   sandbox/podlandlock.c sandbox/podcgroup.c sandbox/podnet.c
@@ -84,7 +84,8 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_policy $(B)/regress/unit/test_match \
 		   $(B)/regress/unit/test_podseccomp \
 		   $(B)/regress/unit/test_podlandlock \
-		   $(B)/regress/unit/test_podcgroup
+		   $(B)/regress/unit/test_podcgroup \
+		   $(B)/regress/unit/test_http
 
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
 	bench fuzz
@@ -154,6 +155,8 @@ $(B)/regress/unit/test_podcgroup: $(call obj,regress/unit/test_podcgroup.c sandb
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
+$(B)/regress/unit/test_http: $(call obj,regress/unit/test_http.c proxy/http.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
 check: all $(UNIT_TESTS) lint
 	@$(MAKE) --no-print-directory check-unit
@@ -181,7 +184,7 @@ FUZZ_CC		:= clang
 FUZZ_CFLAGS	:= -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 		   -Icommon -Iimsg -Iworker/libpodshm -Ipolicyd -Isandbox \
 		   $(PKG_CFLAGS)
-FUZZERS		:= build/fuzz/fuzz_policy build/fuzz/fuzz_ctlmsg
+FUZZERS		:= build/fuzz/fuzz_policy build/fuzz/fuzz_ctlmsg build/fuzz/fuzz_http
 build/fuzz/fuzz_policy: regress/fuzz/fuzz_policy.c policyd/policy.c \
 	    policyd/match.c policyd/decide.c policyd/builtin.c common/perm.c common/proto.c \
 	    common/log.c common/util.c
@@ -190,6 +193,9 @@ build/fuzz/fuzz_policy: regress/fuzz/fuzz_policy.c policyd/policy.c \
 build/fuzz/fuzz_ctlmsg: regress/fuzz/fuzz_ctlmsg.c sandbox/ctlmsg.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+build/fuzz/fuzz_http: regress/fuzz/fuzz_http.c proxy/http.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iproxy -o $@ $^
 
 # New inputs go to build/fuzz/corpus-*; the tree's corpus is read only.
 fuzz: $(FUZZERS)
