@@ -45,8 +45,8 @@ HOST = {
 # What the runtime may add of its own besides PYTHONUNBUFFERED and PATH
 # (DESIGN.md: proxy variables pointing at the pod's proxy), and what
 # python3 itself adds to os.environ (PEP 538 locale coercion).
-RUNTIME_OWN = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-               "NO_PROXY", "no_proxy"}
+RUNTIME_OWN = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
+               "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"}
 PYTHON_OWN = {"LC_CTYPE"}
 
 

@@ -157,10 +157,12 @@ Permission hooks
 ----------------
 Just before the script runs (after the runtime's own imports), the
 runtime installs a PEP 578 audit hook (sys.addaudithook: the script
-cannot remove it) and a few wrappers, and from then on asks before the
-script does what a permission governs.  A denial raises PermissionError
-(errno EACCES) in the script, before anything happens, with Deno's
-message naming the target and the flag that allows it:
+cannot remove it) and a few wrappers (those in socket, shutil and
+platform when the script imports them: the runtime does not import them
+itself), and from then on asks before the script does what a permission
+governs.  A denial raises PermissionError (errno EACCES) in the script,
+before anything happens, with Deno's message naming the target and the
+flag that allows it:
 
     Requires read access to "/etc/passwd", run again with
     --allow-read=/etc/passwd
@@ -170,7 +172,10 @@ are cached per (type, target) for the life of the process, since the
 policy is fixed for a run: a loop of opens costs one round trip, and a
 warn decision is logged by podrunner once per target.  The runtime's own
 work (its control socket and rings, its own imports) is never asked
-about.  Audit events and what they ask:
+about; nor are the standard library's files read while json, socket,
+signal, shutil, linecache, tokenize or a module they import loads: the
+runtime leaves them to their first import, to start faster, but they
+load as its own.  Audit events and what they ask:
 
     open                FS_WRITE if the mode has w, a, x or + or the
                         flags O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or
@@ -272,26 +277,34 @@ What they cannot see:
   this module's objects;
 - a signal handler that runs while the runtime resolves a target (a
   library's path, a service name) or inside shutil.rmtree is not asked
-  about (one that runs during an exchange with the supervisor is);
+  about (one that runs during an exchange with the supervisor is), nor
+  is its reading the standard library's files while json and the other
+  modules above load;
 - glob, os.walk and FileFinder (imports) treat a denied directory like
   an unreadable one: skipped without an error (os.walk's top is asked).
 """
 
+# Start-up cost counts (every run pays it before the script starts):
+# only C modules and small ones here.  json, socket, signal, shutil and
+# linecache would bring re, enum and collections in; the C parts do
+# (_json, _socket, _signal), and wrappers in modules the script may
+# import are installed when it does (_when_imported).
+import _frozen_importlib_external
+import _json
+import _signal
+import _socket
+import _thread
 import binascii
 import ctypes
 import errno
 import fcntl
 import itertools
-import json
 import os
 import select
-import signal
-import socket
 import struct
 import sys
 import time
 import types
-import _thread
 
 __all__ = ["check", "DENY", "ALLOW", "WARN", "FS_READ", "FS_WRITE",
            "NET_CONNECT", "EXEC", "LISTDIR", "ENV", "FFI", "SYS"]
@@ -340,6 +353,75 @@ class ProtocolError(Exception):
     """The supervisor or the rings broke the protocol."""
 
 
+# --- JSON: json.dumps(obj, separators=(",", ":")) and json.loads(bytes),
+# through json's own C accelerator, as json itself does -------------------
+
+def _json_default(o):
+    raise TypeError(f"Object of type {o.__class__.__name__} "
+                    f"is not JSON serializable")
+
+
+def _json_dumps(obj):
+    """json.dumps(obj, separators=(",", ":")): ASCII, NaN allowed."""
+    if isinstance(obj, str):
+        return _json.encode_basestring_ascii(obj)
+    # (markers, default, encoder, indent, key_separator, item_separator,
+    # sort_keys, skipkeys, allow_nan); markers: check_circular.
+    encode = _json.make_encoder({}, _json_default,
+                                _json.encode_basestring_ascii, None,
+                                ":", ",", False, False, True)
+    return "".join(encode(obj, 0))
+
+
+_json_scan = _json.make_scanner(types.SimpleNamespace(
+    strict=True, object_hook=None, object_pairs_hook=None,
+    parse_float=float, parse_int=int,
+    parse_constant={"-Infinity": float("-inf"), "Infinity": float("inf"),
+                    "NaN": float("nan")}.__getitem__,
+    memo={}))
+_JSON_WS = " \t\n\r"
+
+
+def _json_encoding(b):
+    """json.detect_encoding(b)."""
+    if b.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+        return "utf-32"
+    if b.startswith((b"\xfe\xff", b"\xff\xfe")):
+        return "utf-16"
+    if b.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if len(b) >= 4:
+        if not b[0]:
+            return "utf-16-be" if b[1] else "utf-32-be"
+        if not b[1]:
+            return "utf-16-le" if b[2] or b[3] else "utf-32-le"
+    elif len(b) == 2:
+        if not b[0]:
+            return "utf-16-be"
+        if not b[1]:
+            return "utf-16-le"
+    return "utf-8"
+
+
+def _json_loads(b):
+    """json.loads(b) for bytes; ValueError (or RecursionError) if b is
+    not a JSON document."""
+    s = b.decode(_json_encoding(b), "surrogatepass")
+    idx = len(s) - len(s.lstrip(_JSON_WS))
+    try:
+        obj, end = _json_scan(s, idx)
+    except StopIteration:
+        raise ValueError("Expecting value") from None
+    except SystemError:
+        # The scanner raises json.decoder.JSONDecodeError, when json is
+        # loaded (else it fails this way).
+        raise ValueError("not a JSON document") from None
+    # The value's last character is not whitespace.
+    if len(s.rstrip(_JSON_WS)) != end:
+        raise ValueError("Extra data")
+    return obj
+
+
 _tls = _thread._local()
 
 
@@ -357,6 +439,20 @@ def _runtime():
 
 def _in_runtime():
     r = getattr(_tls, "region", None)
+    return r is not None and r._is_owned()
+
+
+def _loading_own():
+    """``with _loading_own():`` marks the loading of one of the runtime's
+    modules (_OWN_MODULES) in this thread, as _runtime() does its work."""
+    r = getattr(_tls, "loading", None)
+    if r is None:
+        r = _tls.loading = _thread.RLock()
+    return r
+
+
+def _in_loading_own():
+    r = getattr(_tls, "loading", None)
     return r is not None and r._is_owned()
 
 
@@ -496,7 +592,7 @@ class _Worker:
                     return None
                 # Not blocking: a signal handler that ran since may have
                 # read the message.
-                msg = self.sock.recv(64, socket.MSG_DONTWAIT)
+                msg = self.sock.recv(64, _socket.MSG_DONTWAIT)
         except BlockingIOError:
             return None
         except OSError as e:
@@ -537,7 +633,7 @@ class _Worker:
         deadline = time.monotonic() + SEND_TIMEOUT
         while True:
             try:
-                self.sock.send(note, socket.MSG_DONTWAIT)
+                self.sock.send(note, _socket.MSG_DONTWAIT)
                 return True
             except BlockingIOError:
                 # The supervisor has unread messages; keep trying.
@@ -557,7 +653,7 @@ class _Worker:
         if self.forked:
             # Only the worker itself produces into the ring.
             return False
-        data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        data = _json_dumps(obj).encode("utf-8")
         if len(data) > self.ring.max_frame:
             size, data = len(data), self._shrink(obj)
             if data is None:
@@ -588,7 +684,7 @@ class _Worker:
         while text:
             text = text[len(text) // 2:] if len(text) > 64 else ""
             obj[key] = "..." + text
-            data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+            data = _json_dumps(obj).encode("utf-8")
             if len(data) <= self.ring.max_frame:
                 return data
         return None
@@ -600,7 +696,7 @@ class _Worker:
             if raw is None:
                 return
             try:
-                obj = json.loads(raw)
+                obj = _json_loads(raw)
             except (ValueError, RecursionError):
                 self.send_frame({"type": "error",
                                  "data": "frame is not UTF-8 JSON"})
@@ -833,10 +929,19 @@ class _Guard:
         # connect to the name (Deno checks the name, not its address).
         self.resolved = {}
         self.libdirs = None
+        # The standard library's directory: its files are read without
+        # asking while one of the runtime's own modules loads.
+        stdlib = getattr(os, "__file__", None)
+        self.stdlib = os.path.realpath(os.path.dirname(stdlib)) \
+            if stdlib else None
 
     def allowed(self, rtype, target):
         if _in_runtime():
             return True         # the runtime's own work
+        if rtype in (FS_READ, LISTDIR) and self.stdlib and \
+                _in_loading_own() and \
+                (target + "/").startswith(self.stdlib + "/"):
+            return True         # the runtime's own import (_OWN_MODULES)
         key = (rtype, target)
         ok = self.cache.get(key)
         if ok is None:
@@ -877,12 +982,12 @@ class _Guard:
 
     def connect(self, family, address, rtype=NET_CONNECT):
         """Ask about a connect/sendto/bind address of a socket family."""
-        if family == socket.AF_UNIX:
+        if family == _socket.AF_UNIX:
             p = _unix_path(address)
             if p is not None:
                 self.require(FS_WRITE, _resolve(p, rtype == NET_CONNECT))
             return
-        if family not in (socket.AF_INET, socket.AF_INET6) or \
+        if family not in (_socket.AF_INET, _socket.AF_INET6) or \
                 not isinstance(address, tuple) or len(address) < 2:
             return
         host = _host(address[0], family)
@@ -1030,12 +1135,12 @@ def _host(host, family=None):
     if host == "<broadcast>":
         return "255.255.255.255"
     if host == "":
-        return "::" if family == socket.AF_INET6 else "0.0.0.0"
+        return "::" if family == _socket.AF_INET6 else "0.0.0.0"
     if ":" in host:
         host = host.split("%", 1)[0]
         try:
-            host = socket.inet_ntop(socket.AF_INET6,
-                                    socket.inet_pton(socket.AF_INET6, host))
+            host = _socket.inet_ntop(
+                _socket.AF_INET6, _socket.inet_pton(_socket.AF_INET6, host))
         except (OSError, ValueError):
             pass
         return host
@@ -1049,9 +1154,9 @@ def _host(host, family=None):
 
 
 def _is_address(host):
-    for af in (socket.AF_INET, socket.AF_INET6):
+    for af in (_socket.AF_INET, _socket.AF_INET6):
         try:
-            socket.inet_pton(af, host)
+            _socket.inet_pton(af, host)
             return True
         except (OSError, ValueError):
             pass
@@ -1078,7 +1183,7 @@ def _port(port):
         return int(port) if 0 < int(port) < 65536 else 0
     try:
         with _runtime():
-            return socket.getservbyname(port, "tcp")
+            return _socket.getservbyname(port, "tcp")
     except OSError:
         return 0
 
@@ -1390,22 +1495,30 @@ def _sys_api(g, func, names, inner=False, denied=None):
 
 
 _SYS_APIS = [
-    (os, "uname", ("os",)),
-    (os, "getloadavg", ("loadavg",)),
-    (os, "getuid", ("uid",)),
-    (os, "geteuid", ("uid",)),
-    (os, "getresuid", ("uid",)),
-    (os, "getgid", ("gid",)),
-    (os, "getgroups", ("gid",)),
-    (os, "getegid", ("getegid",)),
-    (os, "getresgid", ("gid", "getegid")),
-    (os, "getpriority", ("getPriority",)),
-    (os, "setpriority", ("setPriority",)),
-    (os, "statvfs", ("statfs",)),
-    (socket, "if_nameindex", ("networkInterfaces",)),
-    (socket, "if_nametoindex", ("networkInterfaces",)),
-    (socket, "if_indextoname", ("networkInterfaces",)),
+    ("os", "uname", ("os",)),
+    ("os", "getloadavg", ("loadavg",)),
+    ("os", "getuid", ("uid",)),
+    ("os", "geteuid", ("uid",)),
+    ("os", "getresuid", ("uid",)),
+    ("os", "getgid", ("gid",)),
+    ("os", "getgroups", ("gid",)),
+    ("os", "getegid", ("getegid",)),
+    ("os", "getresgid", ("gid", "getegid")),
+    ("os", "getpriority", ("getPriority",)),
+    ("os", "setpriority", ("setPriority",)),
+    ("os", "statvfs", ("statfs",)),
+    ("socket", "if_nameindex", ("networkInterfaces",)),
+    ("socket", "if_nametoindex", ("networkInterfaces",)),
+    ("socket", "if_indextoname", ("networkInterfaces",)),
 ]
+
+
+def _patch_sys_apis(g, mod):
+    for modname, name, names in _SYS_APIS:
+        if modname == mod.__name__:
+            func = getattr(mod, name, None)
+            if func is not None:
+                setattr(mod, name, _sys_api(g, func, names))
 
 
 def _patch_platform(g, mod):
@@ -1413,49 +1526,187 @@ def _patch_platform(g, mod):
     mod.node = _sys_api(g, mod.node, ("hostname",), inner=True)
 
 
-class _PatchingLoader:
-    """Delegates to a module's loader, then patches the module."""
+def _patch_socket(g, mod):
+    _patch_sys_apis(g, mod)
 
-    def __init__(self, loader, patch):
+    # Name resolution: the addresses an allowed name resolves to may be
+    # connected to (the request was about the name).
+    getaddrinfo = getattr(mod, "getaddrinfo", None)
+    gethostbyname = getattr(mod, "gethostbyname", None)
+    gethostbyname_ex = getattr(mod, "gethostbyname_ex", None)
+    if None in (getaddrinfo, gethostbyname, gethostbyname_ex):
+        return          # not the standard library's (a script's own)
+
+    def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        res = getaddrinfo(host, port, family, type, proto, flags)
+        if host is not None:
+            g.note_resolved(_port(port), [
+                (sa[4][0], sa[4][1]) for sa in res
+                if sa[0] in (_socket.AF_INET, _socket.AF_INET6)])
+        return res
+
+    def _gethostbyname(hostname):
+        ip = gethostbyname(hostname)
+        g.note_resolved(0, [(ip, 0)])
+        return ip
+
+    def _gethostbyname_ex(hostname):
+        res = gethostbyname_ex(hostname)
+        g.note_resolved(0, [(ip, 0) for ip in res[2]])
+        return res
+
+    mod.getaddrinfo = _wrap(getaddrinfo, _getaddrinfo)
+    mod.gethostbyname = _wrap(gethostbyname, _gethostbyname)
+    mod.gethostbyname_ex = _wrap(gethostbyname_ex, _gethostbyname_ex)
+
+
+def _patch_shutil(g, mod):
+    # shutil.rmtree() works below directory fds the "open" event does
+    # not show: the whole tree is asked about once, as a write.
+    rmtree = getattr(mod, "rmtree", None)
+    if rmtree is None:
+        return          # not the standard library's (a script's own)
+
+    def _as_user(func):
+        """func (the script's error handler) asked about again."""
+        def call(*a, **k):
+            region = _runtime()
+            state = region._release_save()
+            try:
+                return func(*a, **k)
+            finally:
+                region._acquire_restore(state)
+        return call
+
+    def _rmtree(path, *args, **kwargs):
+        g.path(FS_WRITE, path, True, kwargs.get("dir_fd"))
+        args = list(args)
+        if len(args) > 1 and callable(args[1]):
+            args[1] = _as_user(args[1])
+        for k in ("onerror", "onexc"):
+            if callable(kwargs.get(k)):
+                kwargs[k] = _as_user(kwargs[k])
+        with _runtime():
+            return rmtree(path, *args, **kwargs)
+
+    if hasattr(rmtree, "avoids_symlink_attacks"):
+        _rmtree.avoids_symlink_attacks = rmtree.avoids_symlink_attacks
+    mod.rmtree = _wrap(rmtree, _rmtree)
+
+
+# The modules that the runtime imported up-front (json, socket, signal,
+# shutil, linecache and tokenize, and what they import, in Python 3.11)
+# before it kept its start-up to C modules.  When one is imported first,
+# it still loads as the runtime's own import would have: the files it
+# reads from the standard library are not asked about, so that a policy
+# denying the standard library denies the script no more than before.
+_OWN_MODULES = frozenset((
+    "_bz2", "_compression", "_lzma", "bz2", "collections",
+    "collections.abc", "copyreg", "enum", "fnmatch", "functools", "json",
+    "json.decoder", "json.encoder", "json.scanner", "keyword", "linecache",
+    "lzma", "operator", "re", "re._casefix", "re._compiler",
+    "re._constants", "re._parser", "reprlib", "selectors", "shutil",
+    "signal", "socket", "token", "tokenize",
+))
+
+
+class _PatchingLoader:
+    """Delegates to a module's loader, then patches the module (patch
+    None: does not); own: it is one of _OWN_MODULES."""
+
+    def __init__(self, loader, patch, own=False):
         self._loader = loader
         self._patch = patch
+        self._own = own
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
-        self._loader.exec_module(module)
-        self._patch(module)
+        if self._own:
+            with _loading_own():
+                self._loader.exec_module(module)
+        else:
+            self._loader.exec_module(module)
+        # The module shows its own loader, as if imported plainly.
+        spec = getattr(module, "__spec__", None)
+        if getattr(spec, "loader", None) is self:
+            spec.loader = self._loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
+        if self._patch is not None:
+            self._patch(module)
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
 
 
 class _PatchOnImport:
-    """A meta path finder that patches some modules once they load."""
+    """A meta path finder that patches some modules once they load (or
+    load again: a fresh module object is patched too), and loads
+    _OWN_MODULES as the runtime's own."""
 
     def __init__(self, patches):
         self.patches = patches
 
     def find_spec(self, name, path=None, target=None):
         patch = self.patches.get(name)
-        if patch is None:
+        own = name in _OWN_MODULES
+        if patch is None and not own:
             return None
+        if own:
+            with _loading_own():
+                spec = self._find(name, path, target)
+        else:
+            spec = self._find(name, path, target)
+        if spec is not None and spec.loader is not None and \
+                hasattr(spec.loader, "exec_module"):
+            spec.loader = _PatchingLoader(spec.loader, patch, own)
+        return spec
+
+    def _find(self, name, path, target):
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
             if finder is self or find is None:
                 continue
             spec = find(name, path, target)
             if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _PatchingLoader(spec.loader, patch)
-        return spec
+                return spec
+        return None
 
     def invalidate_caches(self):
         pass
+
+
+_on_import = None       # the _PatchOnImport in sys.meta_path, once needed
+
+
+def _import_finder():
+    global _on_import
+    if _on_import is None:
+        _on_import = _PatchOnImport({})
+        sys.meta_path.insert(0, _on_import)
+    return _on_import
+
+
+def _when_imported(name, patch):
+    """patch(module) now if the module is loaded, else when it is (the
+    runtime does not import it itself: that would cost every run its
+    start-up, and the script can reach its functions only by importing
+    it)."""
+    mod = sys.modules.get(name)
+    if mod is not None:
+        patch(mod)
+        return
+    patches = _import_finder().patches
+    prev = patches.get(name)
+    if prev is None:
+        patches[name] = patch
+    else:
+        def both(mod):
+            prev(mod)
+            patch(mod)
+        patches[name] = both
 
 
 class _CheckedEnviron(os._Environ):
@@ -1501,47 +1752,16 @@ def _install_hooks(w):
     governs (see "Permission hooks" in the module docstring)."""
     g = _Guard(w)
 
-    for mod, name, names in _SYS_APIS:
-        func = getattr(mod, name, None)
-        if func is not None:
-            setattr(mod, name, _sys_api(g, func, names))
+    _patch_sys_apis(g, os)
     # A CPU count is what the standard library sizes its pools by
     # (ThreadPoolExecutor, hence asyncio's resolver): denied, it is
     # "undetermined" (None), as os.cpu_count() documents, not an error.
     os.cpu_count = _sys_api(g, os.cpu_count, ("cpus",),
                             denied=lambda: None)
-    if "platform" in sys.modules:
-        _patch_platform(g, sys.modules["platform"])
-    else:
-        sys.meta_path.insert(0, _PatchOnImport(
-            {"platform": lambda mod: _patch_platform(g, mod)}))
-
-    # Name resolution: the addresses an allowed name resolves to may be
-    # connected to (the request was about the name).
-    getaddrinfo, gethostbyname = socket.getaddrinfo, socket.gethostbyname
-    gethostbyname_ex = socket.gethostbyname_ex
-
-    def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-        res = getaddrinfo(host, port, family, type, proto, flags)
-        if host is not None:
-            g.note_resolved(_port(port), [
-                (sa[4][0], sa[4][1]) for sa in res
-                if sa[0] in (socket.AF_INET, socket.AF_INET6)])
-        return res
-
-    def _gethostbyname(hostname):
-        ip = gethostbyname(hostname)
-        g.note_resolved(0, [(ip, 0)])
-        return ip
-
-    def _gethostbyname_ex(hostname):
-        res = gethostbyname_ex(hostname)
-        g.note_resolved(0, [(ip, 0) for ip in res[2]])
-        return res
-
-    socket.getaddrinfo = _wrap(getaddrinfo, _getaddrinfo)
-    socket.gethostbyname = _wrap(gethostbyname, _gethostbyname)
-    socket.gethostbyname_ex = _wrap(gethostbyname_ex, _gethostbyname_ex)
+    _import_finder()    # for _OWN_MODULES
+    _when_imported("platform", lambda mod: _patch_platform(g, mod))
+    _when_imported("socket", lambda mod: _patch_socket(g, mod))
+    _when_imported("shutil", lambda mod: _patch_shutil(g, mod))
 
     # os.spawn*() fork, then exec in the child: ask in the parent, so
     # that a denial is an exception rather than a child exiting 127.
@@ -1554,36 +1774,6 @@ def _install_hooks(w):
             return spawnvef(mode, file, args, env, func)
 
         os._spawnvef = _wrap(spawnvef, _spawnvef)
-
-    # shutil.rmtree() works below directory fds the "open" event does
-    # not show: the whole tree is asked about once, as a write.
-    import shutil
-    rmtree = shutil.rmtree
-
-    def _as_user(func):
-        """func (the script's error handler) asked about again."""
-        def call(*a, **k):
-            region = _runtime()
-            state = region._release_save()
-            try:
-                return func(*a, **k)
-            finally:
-                region._acquire_restore(state)
-        return call
-
-    def _rmtree(path, *args, **kwargs):
-        g.path(FS_WRITE, path, True, kwargs.get("dir_fd"))
-        args = list(args)
-        if len(args) > 1 and callable(args[1]):
-            args[1] = _as_user(args[1])
-        for k in ("onerror", "onexc"):
-            if callable(kwargs.get(k)):
-                kwargs[k] = _as_user(kwargs[k])
-        with _runtime():
-            return rmtree(path, *args, **kwargs)
-
-    _rmtree.avoids_symlink_attacks = rmtree.avoids_symlink_attacks
-    shutil.rmtree = _wrap(rmtree, _rmtree)
 
     os.environ = _CheckedEnviron(os.environ, g)
     if getattr(os, "supports_bytes_environ", False):
@@ -1650,20 +1840,32 @@ def _exit_code(code):
 
 
 def _register_source(path, source):
-    """Let tracebacks and inspect show the script even if not on disk."""
-    import io
-    import linecache
-    import tokenize
+    """Let tracebacks and inspect show the script even if not on disk:
+    its lines go into linecache's cache once linecache is imported (by
+    the script, or by the runtime to report an exception)."""
+    def register(linecache):
+        with _runtime():
+            import io
+            import tokenize     # linecache's own import
 
-    try:
-        enc, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-        text = source.decode(enc)
-    except (SyntaxError, LookupError, UnicodeDecodeError):
-        return
-    lines = text.splitlines(True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    linecache.cache[path] = (len(text), None, lines, path)
+        try:
+            enc, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+            text = source.decode(enc)
+        except (SyntaxError, LookupError, UnicodeDecodeError):
+            return
+        lines = text.splitlines(True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        linecache.cache[path] = (len(text), None, lines, path)
+
+    if source.startswith(b"\xef\xbb\xbf") or \
+            any(b"coding" in line for line in source.split(b"\n", 2)[:2]):
+        # A BOM or an encoding declaration: the codec it names may have
+        # to be imported, which is the runtime's own work, done now.
+        import linecache
+        register(linecache)
+    else:
+        _when_imported("linecache", register)
 
 
 def _parse_run(obj):
@@ -1707,8 +1909,8 @@ def _atexit_sigint():
             f.flush()
         except Exception:
             pass
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGINT)
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    os.kill(os.getpid(), _signal.SIGINT)
 
 
 def _run(w, path, argv, source):
@@ -1732,6 +1934,12 @@ def _run(w, path, argv, source):
             sys.path[0] = os.path.dirname(path)
         else:
             sys.path.insert(0, os.path.dirname(path))
+        # Its listing (imports search it first) is read now, as the
+        # runtime's own imports used to: the script's imports are asked
+        # about as the files they open, not as a listing of its
+        # directory.
+        _frozen_importlib_external.PathFinder.find_spec(
+            "podrunner_worker", [sys.path[0]])
     _register_source(path, source)
     atexit.register(_atexit_sigint)
 
@@ -1747,7 +1955,7 @@ def _run(w, path, argv, source):
     except KeyboardInterrupt as e:
         event = e
         _sigint_exit = True
-        status = 128 + signal.SIGINT
+        status = 128 + _signal.SIGINT
     except BaseException as e:
         event = e
         status = 1
@@ -1793,7 +2001,7 @@ def main(args):
     except AttributeError as e:
         _die("%s is not libpodshm: %s" % (libpath, e))
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
         sock.connect(sock_path)
         sock.sendall(READY)
@@ -1806,9 +2014,9 @@ def main(args):
         path, argv, source = _parse_run(w.wait_run())
     except KeyboardInterrupt:
         # ^C before the script started: die of it quietly.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-        os._exit(128 + signal.SIGINT)
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+        os.kill(os.getpid(), _signal.SIGINT)
+        os._exit(128 + _signal.SIGINT)
     except ProtocolError as e:
         try:
             w.send_frame({"type": "error", "data": str(e)})
@@ -1826,7 +2034,7 @@ def main(args):
                 pass
         end = {"type": "state", "worker": "exec_end", "exit_code": status}
         if _sigint_exit:
-            end["signal"] = int(signal.SIGINT)
+            end["signal"] = int(_signal.SIGINT)
         w.send_frame(end)
     except ProtocolError as e:
         _die(e)
