@@ -252,8 +252,20 @@ priv_seccomp_spawner(void)
 	seccomp_release(ctx);
 }
 
+/* Is pid one of keep[]? */
+static int
+kept(pid_t pid, const pid_t *keep, size_t nkeep)
+{
+	size_t	i;
+
+	for (i = 0; i < nkeep; i++)
+		if (keep[i] == pid)
+			return 1;
+	return 0;
+}
+
 int
-priv_kill_children(void)
+priv_kill_children(const pid_t *keep, size_t nkeep)
 {
 	char		 path[64], buf[512], *p;
 	struct dirent	*de;
@@ -272,7 +284,8 @@ priv_kill_children(void)
 	    (int)self);
 	if ((f = fopen(path, "re")) != NULL) {
 		while ((c = fscanf(f, "%d", &pid)) == 1)
-			if (pid > 0 && kill(pid, SIGKILL) == 0)
+			if (pid > 0 && !kept(pid, keep, nkeep) &&
+			    kill(pid, SIGKILL) == 0)
 				n++;
 		fclose(f);
 		if (c == EOF)
@@ -291,7 +304,8 @@ priv_kill_children(void)
 		/* "pid (comm) state ppid ...": comm may hold spaces. */
 		if (p == NULL || (p = strrchr(buf, ')')) == NULL)
 			continue;
-		if (sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid != self)
+		if (sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid != self ||
+		    kept(pid, keep, nkeep))
 			continue;
 		if (kill(pid, SIGKILL) == 0)
 			n++;

@@ -47,6 +47,7 @@ void	priv_seccomp_allowlist(const char *, const int *, size_t);
  */
 void	priv_seccomp_spawner(void);
 /* Scan /proc for our own children and SIGKILL them; count returned. */
-int	priv_kill_children(void);
+/* SIGKILL every child of ours (adopted orphans too) but keep[]. */
+int	priv_kill_children(const pid_t *, size_t);
 
 #endif

@@ -565,6 +565,8 @@ proc_reap(void)
 {
 	char	 buf[128];
 	pid_t	 pid;
+	pid_t	 keep[PROC_MAX];
+	size_t	 nkeep;
 	int	 status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -584,8 +586,14 @@ proc_reap(void)
 			    status_str(status, buf, sizeof(buf)));
 	}
 	if (parent_env.shutting_down) {
-		/* Orphans of a worker come to us: they go too. */
-		(void)priv_kill_children();
+		/* Orphans of a worker come to us: they go too; the daemons
+		 * still finishing their clean-up are left to it (the
+		 * shutdown timer kills them if they take too long). */
+		for (i = 0, nkeep = 0; i < PROC_MAX; i++)
+			if (i != PROC_PARENT && procs[i].alive &&
+			    procs[i].pid > 0)
+				keep[nkeep++] = procs[i].pid;
+		(void)priv_kill_children(keep, nkeep);
 		proc_check_done();
 	}
 }
@@ -622,7 +630,7 @@ proc_shutdown_timeout(int fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	log_debug("children slow to exit, killing them");
-	(void)priv_kill_children();
+	(void)priv_kill_children(NULL, 0);
 }
 
 /*
@@ -670,6 +678,6 @@ proc_fail(const char *fmt, ...)
 	}
 	log_warnx("%s; pod stopped", msg);
 	parent_env.exit_code = EXIT_PODRUNNER;
-	(void)priv_kill_children();
+	(void)priv_kill_children(NULL, 0);
 	proc_shutdown(EXIT_PODRUNNER);
 }
