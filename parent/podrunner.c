@@ -279,7 +279,7 @@ runtime_grant(unsigned int kind, const char *value)
  * The runtime layer: what the worker runtime needs to run at all, and
  * what podrunner itself puts in the worker's environment.  For Python:
  * its own library directories (imports read them), the entry script,
- * the harmless devices, PATH and PYTHONUNBUFFERED.  Below the document
+ * the harmless devices, the CA certificates, PATH and PYTHONUNBUFFERED.  Below the document
  * and the flags: a --deny-read of a library directory still wins.
  */
 static void
@@ -290,6 +290,9 @@ runtime_grants(struct run_config *rc)
 	};
 	static const char *devs[] = {
 		"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
+	};
+	static const char *certs[] = {
+		"/etc/ssl/certs", "/usr/share/ca-certificates", "/usr/lib/ssl",
 	};
 	glob_t	 g;
 	size_t	 i, j;
@@ -305,6 +308,11 @@ runtime_grants(struct run_config *rc)
 	}
 	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
 		runtime_grant(PERM_READ, devs[i]);
+	/* The system's CA certificates (public): HTTPS through the proxy
+	 * verifies servers as on the host. */
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+		if (access(certs[i], F_OK) == 0)
+			runtime_grant(PERM_READ, certs[i]);
 	/* subprocess.DEVNULL and friends open it for writing. */
 	runtime_grant(PERM_WRITE, "/dev/null");
 	if (rc->entry != NULL)

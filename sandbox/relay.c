@@ -315,6 +315,10 @@ step_plan(void)
 		"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
 		"/dev/urandom",
 	};
+	static const char *certs[] = {
+		"/etc/ssl/certs", "/etc/ssl/openssl.cnf",
+		"/usr/share/ca-certificates", "/usr/lib/ssl",
+	};
 	struct spawn_grant	*g;
 	char			 path[PATH_MAX], shm[PATH_MAX];
 	unsigned int		 fl;
@@ -399,6 +403,11 @@ step_plan(void)
 	    "/usr/lib/x86_64-linux-gnu", FSOP_RO | FSOP_OPTIONAL, 0, 0);
 	fsplan_add(&r.plan, FSOP_BIND, "/usr/lib64", "/usr/lib64",
 	    FSOP_RO | FSOP_OPTIONAL, 0, 0);
+	/* The system's CA certificates and OpenSSL's configuration
+	 * (public): HTTPS through the proxy verifies as on the host. */
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+		fsplan_add(&r.plan, FSOP_BIND, certs[i], certs[i], FSOP_RO |
+		    FSOP_NOEXEC | FSOP_OPTIONAL, 0, 0);
 	if (r.protocol) {
 		/* Python: the interpreter and its library directories. */
 		if (access(r.sp.runtime, X_OK) == -1)

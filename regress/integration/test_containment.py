@@ -584,6 +584,9 @@ HOST_FILES = [
     ("open:/etc/shadow", "ENOENT"),
     ("open:/etc/passwd", "ENOENT"),
     ("open:/etc/hostname", "ENOENT"),
+    # The CA certificates are the runtime's; the private keys are not.
+    ("opendir:/etc/ssl/private", "ENOENT"),
+    ("open:/usr/lib/ssl/private", "ENOENT"),
     ("opendir:/root", "ENOENT"),
     ("opendir:/home", "ENOENT"),
     ("opendir:/var", "ENOENT"),
@@ -607,6 +610,7 @@ HOST_WRITES = [
     # in a pod at all.
     (f"creat:/pwned-{TAG}", "EROFS"),
     (f"creat:/etc/pwned-{TAG}", {"ENOENT", "EROFS"}),
+    (f"creat:/etc/ssl/certs/pwned-{TAG}", "EROFS"),
     (f"creat:/usr/lib/python3/pwned-{TAG}", "EROFS"),
     (f"creat:/dev/pwned-{TAG}", {"EACCES", "EROFS"}),
     (f"creat:/dev/shm/pwned-{TAG}", "ok"),
