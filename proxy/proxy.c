@@ -36,6 +36,8 @@
 
 /* policyd's rule strings are at most this long (policyd.c). */
 #define RULE_READ_MAX		8192
+/* net events go to the parent in batches, at most this late */
+#define EVENTS_DELAY_MS		10
 
 /* A question to policyd waiting for its answer. */
 struct ask {
@@ -46,10 +48,13 @@ struct ask {
 };
 
 static int	proxy_dispatch_parent(struct imsg *);
-static void	proxy_policyd_handler(int, short, void *);
+static void	proxy_policyd_read(int, short, void *);
+static void	proxy_policyd_write(int, short, void *);
+static void	proxy_policyd_closed(void);
 static void	proxy_run(void);
 static void	proxy_dns_init(void);
 static void	proxy_dns_log(int, const char *);
+static void	proxy_events_flush(int, short, void *);
 static void	proxy_event_log(int, const char *);
 static int	ask_cmp(struct ask *, struct ask *);
 static void	ask_fail_all(void);
@@ -63,11 +68,23 @@ RB_PROTOTYPE_STATIC(ask_tree, ask, entry, ask_cmp);
 RB_GENERATE_STATIC(ask_tree, ask, entry, ask_cmp);
 
 static struct child		 proxy_child;
-static struct imsgev		 proxy_policyd;	/* peer: decisions */
-static int			 policyd_gone;
+/*
+ * policyd: a question per request and per address.  Its own persistent
+ * events rather than imsgev's one-shot one (re-armed, two epoll_ctl
+ * calls, after every message), and each question written at once.
+ */
+static struct {
+	struct imsgbuf		 ibuf;
+	struct event		*rev, *wev;
+	int			 open;
+	int			 gone;
+} pd;
 static struct ask_tree		 asks = RB_INITIALIZER(&asks);
 static uint32_t			 last_reqid;
 static TAILQ_HEAD(, pod)	 pods = TAILQ_HEAD_INITIALIZER(pods);
+
+static struct event		*events_timer;
+static const struct timeval	 events_delay = { 0, EVENTS_DELAY_MS * 1000 };
 
 struct event_base		*proxy_base;
 struct evdns_base		*proxy_dns;
@@ -87,6 +104,9 @@ proxy_main(void)
 	proxy_child.policy = policy_new();
 	proxy_child.dispatch = proxy_dispatch_parent;
 	proxy_base = proxy_child.base;
+	if ((events_timer = evtimer_new(proxy_base, proxy_events_flush,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
 	proxy_dns_init();
 	/*
 	 * Two descriptors per connection, PROXY_CONNS_MAX connections per
@@ -113,6 +133,8 @@ proxy_dns_init(void)
 {
 	int	r;
 
+	evdns_set_log_fn(proxy_dns_log);
+	event_set_log_callback(proxy_event_log);
 	if ((proxy_dns = evdns_base_new(proxy_base, 0)) == NULL)
 		fatalx("evdns_base_new");
 	r = evdns_base_resolv_conf_parse(proxy_dns, DNS_OPTIONS_ALL |
@@ -127,8 +149,6 @@ proxy_dns_init(void)
 		log_debug("/etc/resolv.conf names no nameserver: names "
 		    "resolve through /etc/hosts only");
 	evdns_base_search_clear(proxy_dns);
-	evdns_set_log_fn(proxy_dns_log);
-	event_set_log_callback(proxy_event_log);
 }
 
 static void
@@ -201,14 +221,17 @@ proxy_dispatch_parent(struct imsg *imsg)
 	switch (imsg_get_type(imsg)) {
 	case IMSG_CFG_PEER:
 		if (imsg_get_data(imsg, &peer, sizeof(peer)) == -1 ||
-		    peer != PROC_POLICYD || proxy_policyd.ev != NULL ||
-		    policyd_gone || (fd = imsg_get_fd(imsg)) == -1)
+		    peer != PROC_POLICYD || pd.open || pd.gone ||
+		    (fd = imsg_get_fd(imsg)) == -1)
 			return -1;
-		imsgev_init(&proxy_policyd, fd, "policyd",
-		    proxy_policyd_handler, NULL);
-		if (proxy_policyd.ev == NULL)
-			fatal("imsgev_init");
-		imsgev_add(&proxy_policyd);
+		imsgbuf_init(&pd.ibuf, fd);
+		if ((pd.rev = event_new(proxy_base, fd, EV_READ | EV_PERSIST,
+		    proxy_policyd_read, NULL)) == NULL ||
+		    (pd.wev = event_new(proxy_base, fd, EV_WRITE | EV_PERSIST,
+		    proxy_policyd_write, NULL)) == NULL ||
+		    event_add(pd.rev, NULL) == -1)
+			fatalx("%s: event_new", __func__);
+		pd.open = 1;
 		return 0;
 	case IMSG_PROXY_LISTEN:
 		return pod_listen(imsg);
@@ -234,7 +257,7 @@ proxy_ask(struct pod *pod, struct conn *c, int idx, int flags,
 	struct ibuf		*b;
 	struct ask		*a;
 
-	if (proxy_policyd.ev == NULL)
+	if (!pd.open)
 		return -1;
 	a = xcalloc(1, sizeof(*a));
 	do {
@@ -249,18 +272,19 @@ proxy_ask(struct pod *pod, struct conn *c, int idx, int flags,
 	if ((b = ibuf_dynamic(sizeof(req) + 64, IMSG_DEFAULT_MAXSIZE)) ==
 	    NULL || ibuf_add(b, &req, sizeof(req)) == -1 ||
 	    ibuf_add_string(b, target) == -1 ||
-	    imsg_compose_ibuf(&proxy_policyd.ibuf, IMSG_POLICY_DECIDE, pod->id,
-	    0, -1, b) == -1)
+	    imsg_compose_ibuf(&pd.ibuf, IMSG_POLICY_DECIDE, pod->id, 0, -1,
+	    b) == -1)
 		fatal("%s: compose", __func__);
 	RB_INSERT(ask_tree, &asks, a);
 	/*
-	 * Write now rather than a loop later; the read event stays armed.
-	 * What the socket does not take waits for EV_WRITE.
+	 * Written now; what the socket does not take waits for EV_WRITE.
+	 * A broken channel is left to the read event: the caller is in the
+	 * middle of a connection's step.
 	 */
-	if (imsgbuf_write(&proxy_policyd.ibuf) == -1 && errno != EPIPE)
+	if (imsgbuf_write(&pd.ibuf) == -1 && errno != EPIPE)
 		log_warn("%s: write to policyd", __func__);
-	if (imsgbuf_queuelen(&proxy_policyd.ibuf) > 0)
-		imsgev_add(&proxy_policyd);
+	if (imsgbuf_queuelen(&pd.ibuf) > 0)
+		event_add(pd.wev, NULL);
 	*reqid = a->reqid;
 	return 0;
 }
@@ -295,7 +319,44 @@ ask_fail_all(void)
 }
 
 static void
-proxy_policyd_handler(int fd, short events, void *arg)
+proxy_policyd_closed(void)
+{
+	/* The parent fails closed when a daemon dies: it names the dead
+	 * one, so we do not die of it too.  Until then every request is
+	 * denied. */
+	if (RB_EMPTY(&asks))
+		log_debug("policyd channel closed");
+	else
+		log_warnx("policyd channel closed: denying every request");
+	event_free(pd.rev);
+	event_free(pd.wev);
+	imsgbuf_clear(&pd.ibuf);
+	close(pd.ibuf.fd);
+	pd.open = 0;
+	pd.gone = 1;
+	ask_fail_all();
+}
+
+static void
+proxy_policyd_write(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (imsgbuf_write(&pd.ibuf) == -1 && errno != EPIPE) {
+		/* EPIPE: the read side sees the end. */
+		log_warn("write to policyd");
+		proxy_policyd_closed();
+		return;
+	}
+	if (imsgbuf_queuelen(&pd.ibuf) > 0)
+		event_add(pd.wev, NULL);
+	else
+		event_del(pd.wev);
+}
+
+static void
+proxy_policyd_read(int fd, short events, void *arg)
 {
 	struct policy_resp	 resp;
 	struct imsg		 imsg;
@@ -303,26 +364,19 @@ proxy_policyd_handler(int fd, short events, void *arg)
 	struct ask		 key, *a;
 	struct conn		*c;
 	char			*rule;
+	ssize_t			 r;
 	int			 n, idx;
 
 	(void)fd;
+	(void)events;
 	(void)arg;
-	if ((n = imsgev_handle_io(&proxy_policyd, events)) <= 0) {
-		/* The parent fails closed when a daemon dies: it names the
-		 * dead one, so we do not die of it too.  Until then every
-		 * request is denied. */
-		if (RB_EMPTY(&asks))
-			log_debug("policyd channel closed");
-		else
-			log_warnx("policyd channel closed: denying every "
-			    "request");
-		imsgev_clear(&proxy_policyd);
-		policyd_gone = 1;
-		ask_fail_all();
+	if ((r = imsgbuf_read(&pd.ibuf)) == 0 || (r == -1 &&
+	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		proxy_policyd_closed();
 		return;
 	}
 	for (;;) {
-		if ((n = imsg_get(&proxy_policyd.ibuf, &imsg)) == -1)
+		if ((n = imsg_get(&pd.ibuf, &imsg)) == -1)
 			fatalx("malformed message from policyd");
 		if (n == 0)
 			break;
@@ -349,7 +403,6 @@ proxy_policyd_handler(int fd, short events, void *arg)
 		conn_decided(c, idx, resp.verdict, rule);
 		free(rule);
 	}
-	imsgev_add(&proxy_policyd);
 }
 
 /* --- pods ------------------------------------------------------------- */
@@ -422,6 +475,11 @@ pod_forget(struct imsg *imsg)
 	close(pod->fd);
 	conn_free_all(pod);
 	free(pod);
+	/* The pod's last events before anything else the parent hears. */
+	if (evtimer_pending(events_timer, NULL)) {
+		evtimer_del(events_timer);
+		proxy_events_flush(-1, 0, NULL);
+	}
 	return 0;
 }
 
@@ -578,8 +636,28 @@ proxy_record(struct pod *pod, const struct net_record *r)
 	json_decref(o);
 	if (text == NULL)
 		fatalx("%s: json_dumps", __func__);
-	if (child_compose(IMSG_PROXY_EVENT, pod->id, -1, text,
-	    strlen(text)) == -1)
+	/*
+	 * Queued, and written within EVENTS_DELAY_MS, many at once: a
+	 * write (and a wakeup of the parent) per request would cost a
+	 * short request a fifth of its time.
+	 */
+	if (imsg_compose(&proxy_child.parent.ibuf, IMSG_PROXY_EVENT, pod->id,
+	    0, -1, text, strlen(text)) == -1)
 		fatal("%s: compose", __func__);
 	free(text);
+	if (!evtimer_pending(events_timer, NULL))
+		evtimer_add(events_timer, &events_delay);
+}
+
+/* Write the queued events; the parent's imsgev does what is left. */
+static void
+proxy_events_flush(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (imsgbuf_write(&proxy_child.parent.ibuf) == -1 && errno != EPIPE)
+		fatal("%s: write to the parent", __func__);
+	if (imsgbuf_queuelen(&proxy_child.parent.ibuf) > 0)
+		imsgev_add(&proxy_child.parent);
 }
