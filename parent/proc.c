@@ -246,7 +246,9 @@ proc_send_perms(enum proc_id id)
 				if (pl->all)
 					proc_send_perm(id, kind, deny ?
 					    PERM_DENY : PERM_ALLOW, layer, NULL);
-				for (i = 0; !pl->all && i < pl->n; i++)
+				/* Values too: beside "all", a net address
+				 * still opens a built-in range. */
+				for (i = 0; i < pl->n; i++)
 					proc_send_perm(id, kind, deny ?
 					    PERM_DENY : PERM_ALLOW, layer,
 					    pl->v[i]);

@@ -169,6 +169,7 @@ policy_decide_addr(const struct policy *p, const char *target,
 	memset(d, 0, sizeof(*d));
 	d->verdict = VERDICT_DENY;
 	d->layer = LAYER_DEFAULT;
+	d->addr = 1;
 	if (!p->compiled)
 		fatalx("%s: the policy is not compiled", __func__);
 	if (target == NULL || addr_of(target, &in) == -1) {
@@ -283,8 +284,8 @@ decision_describe_target(const struct decision *d, unsigned int kind,
 			    target != NULL ? target : "ADDRESS");
 		return;
 	}
-	if (d->rule == NULL && kind == PERM_NET && target != NULL &&
-	    d->layer == LAYER_DEFAULT && d->verdict == VERDICT_ALLOW) {
+	if (d->addr && d->rule == NULL && !d->monitored &&
+	    d->verdict == VERDICT_ALLOW) {
 		(void)snprintf(buf, len, "address allowed (not in the "
 		    "built-in deny set)");
 		return;

@@ -74,6 +74,7 @@ struct decision {
 	uint8_t		 layer;		/* enum perm_layer that decided */
 	int		 monitored;	/* a deny let through (monitor mode) */
 	const struct prule *rule;	/* NULL: a default decided */
+	int		 addr;		/* by policy_decide_addr() */
 	char		 builtin[128];	/* policy_decide_addr(): the
 					 * built-in range that denied */
 };

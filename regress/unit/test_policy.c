@@ -1294,6 +1294,12 @@ test_decide_addr(void **state)
 	decision_describe_target(&d, PERM_NET, "10.0.0.1:80", why,
 	    sizeof(why));
 	assert_non_null(strstr(why, "monitor: would deny (built-in"));
+	/* The host question in monitor mode says what it would do too. */
+	policy_decide(p, PERM_NET, "example.com:80", &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	decision_describe_target(&d, PERM_NET, "example.com:80", why,
+	    sizeof(why));
+	assert_non_null(strstr(why, "monitor: would deny (default"));
 	policy_free(p);
 }
 
