@@ -517,5 +517,10 @@ asker_handler(int fd, short events, void *arg)
 		    peerid, 0, -1, out) == -1)
 			fatal("%s: compose", __func__);
 	}
+	/* Answers go now, not on the next pass of the loop: the asker
+	 * waits for them.  What the socket does not take waits for
+	 * EV_WRITE. */
+	if (imsgbuf_queuelen(&a->iev.ibuf) > 0)
+		(void)imsgbuf_write(&a->iev.ibuf);
 	imsgev_add(&a->iev);
 }
