@@ -35,7 +35,8 @@ ifeq ($(SANITIZE),1)
 B		:= build-san
 endif
 
-PKGS		:= libevent libseccomp libbsd-overlay jansson libcap-ng libmnl
+PKGS		:= libevent libseccomp libbsd-overlay jansson libcap-ng libmnl \
+		   libbpf
 PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -45,7 +46,7 @@ HARDEN		:= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 CFLAGS		?= -O2 -g
 ALL_CFLAGS	:= -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -D_GNU_SOURCE \
 		   -Icommon -Iimsg -Iworker/libpodshm -Iparent -Ipolicyd -Iproxy \
-		   -Iauditd -Isandbox \
+		   -Iauditd -Isandbox -Ibuild/auditd \
 		   -DLIBEXECDIR='"$(LIBEXECDIR)"' -DLIBDIR='"$(LIBDIR)"' \
 		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(PKG_CFLAGS)
 ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now $(LDFLAGS)
@@ -65,6 +66,7 @@ PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
 		   policyd/policyd.c policyd/policy.c policyd/match.c \
 		   policyd/decide.c policyd/builtin.c policyd/policy_imsg.c \
 		   proxy/proxy.c proxy/conn.c proxy/http.c auditd/auditd.c \
+		   auditd/auditload.c auditd/auditring.c auditd/auditfmt.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
 		   sandbox/ctlmsg.c sandbox/podfs.c sandbox/podseccomp.c \
 		   sandbox/podlandlock.c sandbox/podcgroup.c sandbox/podnet.c
@@ -85,6 +87,7 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_podseccomp \
 		   $(B)/regress/unit/test_podlandlock \
 		   $(B)/regress/unit/test_podcgroup \
+		   $(B)/regress/unit/test_auditd \
 		   $(B)/regress/unit/test_http
 
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
@@ -132,6 +135,38 @@ build/podshm.pc: worker/libpodshm/podshm.pc.in FORCE
 	@mkdir -p $(dir $@)
 	$(Q)$(PC_SED) $< > $@
 
+# --- the eBPF audit's programs (auditd/podaudit.bpf.c) ---------------------
+# vmlinux.h comes from the BTF of the kernel we build on (bpftool btf dump
+# file /sys/kernel/btf/vmlinux format c, into build/auditd/); the programs
+# use only its types (pt_regs, the raw tracepoints' arguments, task_struct
+# as an opaque pointer) without CO-RE field relocations, so libbpf never
+# parses the kernel's BTF at load time (the biggest part of a CO-RE
+# program's load).  The object is stripped of DWARF (llvm-strip -g) before
+# bpftool embeds it in the skeleton (build/auditd/podaudit.skel.h).
+BPF_CLANG	?= clang
+BPF_STRIP	?= llvm-strip
+BPFTOOL		?= bpftool
+VMLINUX_BTF	?= /sys/kernel/btf/vmlinux
+BPF_ARCH	:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+build/auditd/vmlinux.h:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BTF     $@")
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+build/auditd/podaudit.bpf.o: auditd/podaudit.bpf.c auditd/podaudit.h \
+	    build/auditd/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
+	    -Werror -Ibuild/auditd -Iauditd -c -o $@ $<
+	$(Q)$(BPF_STRIP) -g $@
+
+build/auditd/podaudit.skel.h: build/auditd/podaudit.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name podaudit > $@.tmp && mv $@.tmp $@
+
+$(B)/auditd/auditload.o: build/auditd/podaudit.skel.h
+
 # --- unit tests ------------------------------------------------------------
 LOGUTIL_OBJS	:= $(call obj,common/log.c common/util.c)
 $(B)/regress/unit/test_imsg: $(call obj,regress/unit/test_imsg.c) $(IMSG_OBJS) $(LOGUTIL_OBJS)
@@ -153,6 +188,8 @@ $(B)/regress/unit/test_podlandlock: $(call obj,regress/unit/test_podlandlock.c s
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 $(B)/regress/unit/test_podcgroup: $(call obj,regress/unit/test_podcgroup.c sandbox/podcgroup.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+$(B)/regress/unit/test_auditd: $(call obj,regress/unit/test_auditd.c auditd/auditring.c auditd/auditfmt.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
 $(B)/regress/unit/test_http: $(call obj,regress/unit/test_http.c proxy/http.c)

@@ -100,7 +100,50 @@ enum imsg_type {
 	IMSG_PROXY_FORGET,
 	IMSG_PROXY_EVENT,
 
-	/* IMSG_AUDIT_*: arrive with the audit issue. */
+	/*
+	 * IMSG_AUDIT_*: the eBPF audit (auditd/, podrunner(8)).
+	 * Between the sandbox and its loader child (auditload.c), on a
+	 * socketpair of their own:
+	 *  LOAD: sandbox -> loader, struct audit_load, once the policy is
+	 *	known (the loader has loaded the programs by then, or is
+	 *	loading them; enabled 0: exit without attaching them).
+	 *  LINK: loader -> sandbox, fd: an attached program; the sandbox
+	 *	holds it for as long as it runs (closing it detaches).
+	 *  PODS: loader -> sandbox, fd: the map of pod cgroups (cgroup v2
+	 *	id -> pod number) the programs filter by.
+	 *  RING: loader -> sandbox -> parent -> auditd, fd: the BPF ring
+	 *	buffer map, struct audit_ring.
+	 *  COUNTERS: loader -> sandbox -> parent -> auditd, fd: the
+	 *	programs' .bss map (mmap-able), struct audit_counters_map.
+	 *  READY: loader -> sandbox, struct audit_ready: everything sent.
+	 *  UNAVAILABLE: loader -> sandbox -> parent: string, why there is
+	 *	no audit (the parent warns; with audit.required the sandbox
+	 *	refuses the pod instead).
+	 * Between the parent and auditd, peerid = pod where one is named:
+	 *  LOG: parent -> auditd, fd: the --audit-log file (configuration).
+	 *  POD: parent -> auditd, the pod's id (string): records of pod
+	 *	number peerid are that pod's.
+	 *  EVENT: parent -> auditd, a pod's "net" event from the proxy
+	 *	(JSON, checked by the parent): joins the audit trail.
+	 *  POD_END: parent -> auditd: the pod is gone (all its processes
+	 *	dead, so all its records are in the ring): drain, report.
+	 *  SYSCALLS: auditd -> parent: the pod's "syscalls" event (JSON).
+	 *  DONE: auditd -> parent, struct audit_done: the pod's last
+	 *	record is written; the parent may finish.
+	 */
+	IMSG_AUDIT_LOAD,
+	IMSG_AUDIT_LINK,
+	IMSG_AUDIT_PODS,
+	IMSG_AUDIT_RING,
+	IMSG_AUDIT_COUNTERS,
+	IMSG_AUDIT_READY,
+	IMSG_AUDIT_UNAVAILABLE,
+	IMSG_AUDIT_LOG,
+	IMSG_AUDIT_POD,
+	IMSG_AUDIT_EVENT,
+	IMSG_AUDIT_POD_END,
+	IMSG_AUDIT_SYSCALLS,
+	IMSG_AUDIT_DONE,
 
 	IMSG_MAX
 };
@@ -234,6 +277,45 @@ enum spawn_fd {
 	SPAWN_FD_POLICYD,	/* relay <-> policyd channel */
 	SPAWN_FD_LIFELINE,	/* read end of the parent's lifeline pipe */
 	SPAWN_FD_MAX
+};
+
+/* The syscall numbers the audit's bitmap covers (podaudit.h agrees). */
+#define AUDIT_SYSCALLS_MAX	512
+/* Default size of the audit's ring buffer (a power of 2, pages). */
+#define AUDIT_RING_DEFAULT	(16U * 1024 * 1024)
+
+/* IMSG_AUDIT_LOAD */
+struct audit_load {
+	uint32_t	enabled;
+	uint32_t	pad;
+	uint64_t	base_cgid;	/* cgroup v2 id above the pods' parent */
+	uint64_t	generic[AUDIT_SYSCALLS_MAX / 64];	/* other syscalls */
+};
+
+/* IMSG_AUDIT_RING */
+struct audit_ring {
+	uint64_t	size;		/* data bytes (the map's max_entries) */
+};
+
+/* IMSG_AUDIT_COUNTERS: where struct audit_counters is in the map. */
+struct audit_counters_map {
+	uint32_t	size;		/* the map's value size */
+	uint32_t	offset;
+};
+
+/* IMSG_AUDIT_READY */
+struct audit_ready {
+	uint32_t	load_us;	/* start to loaded (before the policy) */
+	uint32_t	attach_us;	/* policy to attached */
+	uint32_t	nlinks;
+	uint32_t	pod_level;	/* cgroup level of the pods */
+};
+
+/* IMSG_AUDIT_DONE */
+struct audit_done {
+	uint64_t	records;	/* the pod's records written */
+	uint64_t	lost;		/* records the ring had no room for */
+	uint64_t	syslog_dropped;	/* records syslog did not take */
 };
 
 /* Exit statuses of podrunner (podrunner(1), EXIT STATUS). */

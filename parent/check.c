@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/bpf.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auditload.h"
 #include "parent.h"
 #include "podcgroup.h"
 #include "podfs.h"
@@ -106,24 +106,6 @@ try_seccomp(void)
 }
 
 static int
-try_bpf(void)
-{
-	union bpf_attr	attr;
-	int		fd;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.map_type = BPF_MAP_TYPE_ARRAY;
-	attr.key_size = 4;
-	attr.value_size = 4;
-	attr.max_entries = 1;
-	if ((fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &attr,
-	    sizeof(attr))) == -1)
-		return -1;
-	close(fd);
-	return 0;
-}
-
-static int
 in_container(char *buf, size_t len)
 {
 	char	line[512];
@@ -154,6 +136,7 @@ check_main(int json)
 	json_t		*doc, *o;
 	char		 err[256];
 	unsigned int	 feat;
+	double		 ms;
 	size_t		 n = 0, i;
 	int		 abi, missing = 0;
 
@@ -226,12 +209,17 @@ check_main(int json)
 	p[n].required = 1;
 	p[n++].degrades = "memory, cpu and pids limits";
 
+	/* The audit's own loader, the whole of it, in a child. */
 	p[n].name = "bpf";
-	p[n].ok = in_child(try_bpf);
-	(void)snprintf(p[n].detail, sizeof(p[n].detail), "map creation; "
-	    "tracefs %s", access("/sys/kernel/tracing", F_OK) == 0 ?
-	    "present" : "absent");
-	p[n++].degrades = "the eBPF audit trail";
+	p[n].ok = audit_probe(err, sizeof(err), &ms) == 0;
+	if (p[n].ok)
+		(void)snprintf(p[n].detail, sizeof(p[n].detail), "the audit's "
+		    "programs loaded and attached to the syscall tracepoints "
+		    "in %.1f ms", ms);
+	else
+		(void)snprintf(p[n].detail, sizeof(p[n].detail), "%s", err);
+	p[n++].degrades = "the eBPF audit trail (a policy with "
+	    "audit.required is refused)";
 
 	/* Information, not a layer: inside Docker the layers above need
 	 * --cap-add SYS_ADMIN and unconfined seccomp/apparmor. */

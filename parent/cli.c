@@ -33,7 +33,8 @@ enum {
 	OPT_MEMORY,
 	OPT_CPUS,
 	OPT_PIDS,
-	OPT_TMPFS_SIZE
+	OPT_TMPFS_SIZE,
+	OPT_AUDIT_LOG
 };
 
 static const struct option run_opts[] = {
@@ -63,6 +64,7 @@ static const struct option run_opts[] = {
 	{ "cpus",	required_argument, NULL, OPT_CPUS },
 	{ "pids",	required_argument, NULL, OPT_PIDS },
 	{ "tmpfs-size",	required_argument, NULL, OPT_TMPFS_SIZE },
+	{ "audit-log",	required_argument, NULL, OPT_AUDIT_LOG },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ "version",	no_argument,	   NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -86,7 +88,8 @@ cli_usage(FILE *f)
 "                     [--allow-all] [--policy FILE] [--shm-size SIZE]\n"
 "                     [--worker python|bun|exec] [--timeout DURATION]\n"
 "                     [--memory SIZE] [--cpus N] [--pids N] [--tmpfs-size SIZE]\n"
-"                     [--no-sandbox] [--debug-ui] entry [args ...]\n"
+"                     [--audit-log FILE] [--no-sandbox] [--debug-ui]\n"
+"                     entry [args ...]\n"
 "       podrunner init-policy [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all]\n"
 "       podrunner explain [--json] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
@@ -112,6 +115,7 @@ cli_usage(FILE *f)
 "  --memory SIZE        memory limit (default 64mb); --cpus N cpu limit\n"
 "                       (default 0.5); --pids N (default 256);\n"
 "                       --tmpfs-size SIZE the pod's /tmp (default 64mb)\n"
+"  --audit-log FILE     the audit trail also as JSON lines, appended to FILE\n"
 "  --no-sandbox         no kernel isolation (development only)\n"
 "  --debug-ui           the debug web interface\n"
 "  -d                   debug: daemons log to stderr; -v more verbose\n"
@@ -387,6 +391,15 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 			if (set_shm_size(rc, optarg, err, errlen) == -1)
 				return -1;
 			break;
+		case OPT_AUDIT_LOG:
+			if (*optarg == '\0') {
+				(void)snprintf(err, errlen,
+				    "--audit-log: empty file name");
+				return -1;
+			}
+			free(rc->audit_log);
+			rc->audit_log = xstrdup(optarg);
+			break;
 		case OPT_WORKER:
 			if (strcmp(optarg, "python") == 0)
 				rc->worker = WORKER_PYTHON;
@@ -582,6 +595,7 @@ cli_free(struct run_config *rc)
 			free(rc->layer[l].deny[k].v);
 		}
 	free(rc->policy_path);
+	free(rc->audit_log);
 	free(rc->policy_b64);
 	free(rc->cwd);
 	free(rc->entry);

@@ -48,6 +48,7 @@ struct run_config {
 	struct perm_layer_set	 layer[LAYER_DEFAULT];	/* FLAG, ENV, POLICY */
 	int			 allow_all;
 	char			*policy_path;
+	char			*audit_log;	/* --audit-log: JSON lines */
 	char			*policy_b64;	/* POD_POLICY_JSON */
 	uint64_t		 shm_size;
 	int			 shm_size_given;

@@ -36,6 +36,7 @@ struct parent {
 	char			 runtime_script[4096];
 	char			 podshm_lib[4096];
 	int			 policy_fd;
+	int			 audit_log_fd;	/* --audit-log, for auditd */
 	int			 lifeline[2];	/* [1] held until exit */
 	int			 started;	/* CTL_START sent */
 	int			 shutting_down;
@@ -78,6 +79,7 @@ void		 pod_cleanup_files(void);
 void		 pod_policy_loaded(struct imsg *);
 int		 pod_env_allowed(struct imsg *);
 int		 pod_proxy_event(struct imsg *);
+int		 pod_audit_msg(struct imsg *);
 /* HTTP_PROXY and friends: the worker's environment points at the proxy. */
 #define POD_PROXY_NVARS	8
 extern const char *pod_proxy_vars[];

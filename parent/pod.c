@@ -37,6 +37,11 @@ static struct {
 	int		 out_closed[3];	/* EPIPE on stdout/stderr */
 	int		 proxy_sent;	/* PROXY_LISTEN forwarded */
 	struct event	*timer;
+	int		 audit_on;	/* auditd has the ring */
+	int		 audit_warned;	/* said once that there is none */
+	int		 audit_end_sent;	/* AUDIT_POD_END sent */
+	int		 audit_done;	/* AUDIT_DONE received */
+	struct event	*audit_timer;	/* auditd's limit for DONE */
 } pod;
 
 /* The pod's id between the processes (peerid): one pod per run. */
@@ -47,6 +52,8 @@ static int	pod_dispatch(struct imsg *);
 static int	pod_proxy_listen(struct imsg *);
 static void	pod_timeout(int, short, void *);
 static void	pod_maybe_done(void);
+static void	pod_audit_end(void);
+static void	pod_audit_timeout(int, short, void *);
 
 int
 pod_active(void)
@@ -186,6 +193,9 @@ pod_start(void)
 
 	/* policyd gets its end of the relay's decision channel. */
 	proc_compose(PROC_POLICYD, IMSG_POLICY_CHANNEL, POD_ID, pr[0], NULL, 0);
+	/* auditd names the pod's records by its id. */
+	proc_compose(PROC_AUDITD, IMSG_AUDIT_POD, POD_ID, -1, parent_env.podid,
+	    strlen(parent_env.podid));
 
 	if ((in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1 &&
 	    (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
@@ -379,6 +389,7 @@ pod_sandbox_msg(struct imsg *imsg)
 			    (unsigned long long)gone.value);
 		/* The relay's own channel tells whether it ended well. */
 		pod.gone = 1;
+		pod_audit_end();
 		if (pod.proxy_sent)
 			proc_compose(PROC_PROXY, IMSG_PROXY_FORGET, POD_ID, -1,
 			    NULL, 0);
@@ -394,6 +405,9 @@ pod_maybe_done(void)
 	int	code;
 
 	if (!pod.gone || pod.iev.ev != NULL)
+		return;
+	/* The pod's last audit records are written first. */
+	if (pod.audit_on && !pod.audit_done)
 		return;
 	if (pod.failed_code != 0 && !pod.exited)
 		code = pod.failed_code;
@@ -512,7 +526,118 @@ pod_proxy_event(struct imsg *imsg)
 	if (log_getverbose() > 0)
 		log_info("event: %.*s", (int)len,
 		    (const char *)ibuf_data(&imsg->data));
+	/* The proxy's decisions join the audit trail. */
+	if (pod.audit_on)
+		proc_compose(PROC_AUDITD, IMSG_AUDIT_EVENT, POD_ID, -1,
+		    ibuf_data(&imsg->data), len);
 	return 0;
+}
+
+/*
+ * The eBPF audit, from the sandbox (the loader's ring and counters for
+ * auditd, or why there is no audit) and from auditd (the pod's
+ * "syscalls" event, and that its last record is written).
+ */
+int
+pod_audit_msg(struct imsg *imsg)
+{
+	struct audit_done	 done;
+	json_error_t		 jerr;
+	json_t			*o;
+	char			 why[600];
+	size_t			 len = imsg_get_len(imsg);
+	int			 fd;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_AUDIT_RING:
+	case IMSG_AUDIT_COUNTERS:
+		if ((fd = imsg_get_fd(imsg)) == -1)
+			return -1;
+		if (proc_compose(PROC_AUDITD, imsg_get_type(imsg), 0, fd,
+		    ibuf_data(&imsg->data), len) == -1)
+			return 0;	/* auditd is gone: shutting down */
+		if (imsg_get_type(imsg) == IMSG_AUDIT_RING)
+			pod.audit_on = 1;
+		return 0;
+	case IMSG_AUDIT_UNAVAILABLE:
+		if (get_string(imsg, why, sizeof(why)) == -1)
+			return -1;
+		if (!pod.audit_warned++)
+			log_warnx("warning: audit: %s; running without the "
+			    "eBPF audit", why);
+		return 0;
+	case IMSG_AUDIT_SYSCALLS:
+		/* auditd built it from kernel records: checked anyway. */
+		if (imsg_get_peerid(imsg) != POD_ID || len == 0 ||
+		    len > 65536)
+			return -1;
+		o = json_loadb(ibuf_data(&imsg->data), len,
+		    JSON_REJECT_DUPLICATES, &jerr);
+		if (o == NULL || !json_is_object(o)) {
+			json_decref(o);
+			return -1;
+		}
+		json_decref(o);
+		if (log_getverbose() > 0)
+			log_info("event: %.*s", (int)len,
+			    (const char *)ibuf_data(&imsg->data));
+		return 0;
+	case IMSG_AUDIT_DONE:
+		if (imsg_get_peerid(imsg) != POD_ID || pod.audit_done ||
+		    !pod.audit_end_sent ||
+		    imsg_get_data(imsg, &done, sizeof(done)) == -1)
+			return -1;
+		pod.audit_done = 1;
+		if (pod.audit_timer != NULL)
+			evtimer_del(pod.audit_timer);
+		if (done.lost > 0)
+			log_warnx("warning: audit: %llu records lost: the ring "
+			    "buffer was full", (unsigned long long)done.lost);
+		if (done.syslog_dropped > 0)
+			log_warnx("warning: audit: %llu records not taken by "
+			    "syslog (in the --audit-log file if given)",
+			    (unsigned long long)done.syslog_dropped);
+		log_debug("audit: %llu records of the pod",
+		    (unsigned long long)done.records);
+		pod_maybe_done();
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The pod is gone, so all its records are in the ring: auditd drains
+ * it and says when it is done (or the run ends without, after a while).
+ */
+static void
+pod_audit_end(void)
+{
+	struct timeval	tv = { 5, 0 };
+
+	if (!pod.audit_on || pod.audit_end_sent)
+		return;
+	pod.audit_end_sent = 1;
+	if (proc_compose(PROC_AUDITD, IMSG_AUDIT_POD_END, POD_ID, -1, NULL,
+	    0) == -1) {
+		pod.audit_done = 1;
+		return;
+	}
+	if ((pod.audit_timer = evtimer_new(parent_env.base, pod_audit_timeout,
+	    NULL)) == NULL)
+		fatal("evtimer_new");
+	evtimer_add(pod.audit_timer, &tv);
+}
+
+static void
+pod_audit_timeout(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("warning: audit: auditd did not finish the pod's records "
+	    "in time");
+	pod.audit_done = 1;
+	pod_maybe_done();
 }
 
 static void

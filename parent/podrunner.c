@@ -4,6 +4,7 @@
  * the children (policyd, proxy, auditd, sandbox), configures them,
  * asks the sandbox for the pod and exits with the worker's status.
  */
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,6 +33,7 @@ static void	parent_sig(int, short, void *);
 static int	init_policy(struct run_config *);
 static void	find_runtime(struct run_config *);
 static int	check_entry(struct run_config *);
+static int	open_as_invoker(const char *);
 static void	runtime_grants(struct run_config *);
 static __dead void usage_error(const char *);
 
@@ -123,10 +125,17 @@ main(int argc, char *argv[])
 	parent_env.rc = &rc;
 	parent_env.exit_code = -1;
 	parent_env.policy_fd = -1;
+	parent_env.audit_log_fd = -1;
 	if (rc.policy_path != NULL &&
 	    (parent_env.policy_fd = open(rc.policy_path,
 	    O_RDONLY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "podrunner: --policy %s: %s\n", rc.policy_path,
+		    strerror(errno));
+		return EXIT_PODRUNNER;
+	}
+	if (rc.audit_log != NULL &&
+	    (parent_env.audit_log_fd = open_as_invoker(rc.audit_log)) == -1) {
+		fprintf(stderr, "podrunner: --audit-log %s: %s\n", rc.audit_log,
 		    strerror(errno));
 		return EXIT_PODRUNNER;
 	}
@@ -174,6 +183,30 @@ parent_sig(int sig, short ev, void *arg)
 	case SIGPIPE:
 		break;
 	}
+}
+
+/*
+ * The --audit-log file, opened (created 0600, appended to) with the
+ * file-system identity of the user who ran us, not root's: what that
+ * user could not write, this does not write either, and a new file is
+ * theirs.  auditd gets the fd.
+ */
+static int
+open_as_invoker(const char *path)
+{
+	uid_t	uid = getuid();
+	gid_t	gid = getgid();
+	int	fd, saved;
+
+	(void)setfsgid(gid);
+	(void)setfsuid(uid);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+	    0600);
+	saved = errno;
+	(void)setfsuid(geteuid());
+	(void)setfsgid(getegid());
+	errno = saved;
+	return fd;
 }
 
 /* Entry checks: 127 not found, 126 not executable/readable. */

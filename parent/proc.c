@@ -301,6 +301,12 @@ proc_configure_all(void)
 		    strlen(parent_env.rc->policy_path));
 		parent_env.policy_fd = -1;
 	}
+	/* auditd writes the audit trail's JSON lines there. */
+	if (parent_env.audit_log_fd != -1) {
+		proc_compose(PROC_AUDITD, IMSG_AUDIT_LOG, 0,
+		    parent_env.audit_log_fd, NULL, 0);
+		parent_env.audit_log_fd = -1;
+	}
 	if (parent_env.rc->policy_b64 != NULL)
 		proc_compose(PROC_POLICYD, IMSG_CFG_POLICY_B64, 0, -1,
 		    parent_env.rc->policy_b64,
@@ -422,6 +428,11 @@ proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 		if (p->id != PROC_PROXY)
 			return -1;
 		return pod_proxy_event(imsg);
+	case IMSG_AUDIT_SYSCALLS:
+	case IMSG_AUDIT_DONE:
+		if (p->id != PROC_AUDITD)
+			return -1;
+		return pod_audit_msg(imsg);
 	case IMSG_CFG_ERROR:
 		len = imsg_get_len(imsg);
 		if (len == 0 || len >= sizeof(msg) ||
@@ -444,6 +455,10 @@ proc_dispatch_sandbox(struct proc *p, struct imsg *imsg)
 	case IMSG_CFG_DONE:
 	case IMSG_CFG_ERROR:
 		return proc_dispatch_simple(p, imsg);
+	case IMSG_AUDIT_RING:
+	case IMSG_AUDIT_COUNTERS:
+	case IMSG_AUDIT_UNAVAILABLE:
+		return pod_audit_msg(imsg);
 	default:
 		return pod_sandbox_msg(imsg);
 	}

@@ -183,16 +183,22 @@ podinit_run(const struct podinit *pi)
 		if (hi[i] >= 0 && fcntl(i, F_SETFD, FD_CLOEXEC) == -1)
 			_exit(EXIT_PODRUNNER);
 	(void)close_range(8, ~0U, 0);
-	if (pi->sandboxed)
-		podinit_sandbox(pi);
-
-	setproctitle("pod init");
+	/*
+	 * Signals blocked before the set-up, not after: a pid namespace's
+	 * init ignores an unblocked signal it has no handler for, so one
+	 * sent while we wait for the release or set the pod up would be
+	 * lost; blocked, it waits in the signalfd for the worker.
+	 */
 	sigfillset(&all);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &all, NULL) == -1)
 		podinit_fail(EXIT_PODRUNNER);
 	for (i = 1; i < NSIG; i++)
 		(void)signal(i, SIG_DFL);
+	if (pi->sandboxed)
+		podinit_sandbox(pi);
+
+	setproctitle("pod init");
 
 	/* Resource limits the cgroup does not cover. */
 	if (pod_rlimits() == -1)

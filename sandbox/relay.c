@@ -622,6 +622,7 @@ step_spawn_worker(void)
 	struct podinit	 pi;
 	int		 out[2], err[2], ep[2];
 	size_t		 i, argc = 0;
+	sigset_t	 all, old;
 	pid_t		 pid;
 
 	if (r.protocol) {
@@ -672,15 +673,26 @@ step_spawn_worker(void)
 	}
 	/* Pod init: pid 1 of the pod's new namespaces, or a plain child. */
 	/* The cgroup namespace comes later, from pod init in its cgroup. */
+	/*
+	 * Born with every signal blocked: as its namespace's init it
+	 * would ignore, not queue, one it has no handler for, and a
+	 * signal for the worker may come as soon as it is released.
+	 */
+	sigfillset(&all);
+	if (sigprocmask(SIG_BLOCK, &all, &old) == -1)
+		return setup_fail(EXIT_PODRUNNER, "sigprocmask: %s",
+		    strerror(errno));
 	pid = r.sandboxed ? (pid_t)syscall(SYS_clone, CLONE_NEWNS |
 	    CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
 	    SIGCHLD, 0, 0, 0, 0) : fork();
 	switch (pid) {
 	case -1:
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		return setup_fail(EXIT_PODRUNNER, "clone: %s", strerror(errno));
 	case 0:
 		podinit_run(&pi);
 	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	r.worker = pid;
 	close(out[1]);
 	close(err[1]);

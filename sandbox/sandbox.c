@@ -20,12 +20,14 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "auditload.h"
 #include "child.h"
 #include "podcgroup.h"
 #include "policy.h"
@@ -46,10 +48,19 @@ struct pod {
 	struct pod_cgroup	*cg;		/* limits; NULL: --no-sandbox */
 	struct pod_limits	 limits;
 	int			 refused;	/* no cgroup: never released */
+	pid_t			 go_pid;	/* waits for the audit: pod init */
+	uint64_t		 audit_cgid;	/* in the audit's map, or 0 */
 };
 
 static int	sandbox_dispatch_parent(struct imsg *);
+static int	sandbox_config_done(char *, size_t);
 static void	sandbox_spawn(struct imsg *);
+static void	pod_release(struct pod *, pid_t);
+static void	report_failed(uint32_t, const char *);
+static void	audit_start(void);
+static void	audit_loader_handler(int, short, void *);
+static void	audit_off(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
 static void	sandbox_relay_handler(int, short, void *);
 static void	sandbox_sigchld(int, short, void *);
 static void	pod_gone(struct pod *);
@@ -66,6 +77,24 @@ static int		 spawn_fds[SPAWN_FD_MAX] = { -1, -1, -1, -1 };
 static int		 rootfd = -1, rundirfd = -1, shmdirfd = -1, uidlockfd = -1;
 static unsigned char	 slot_used[WORKER_UID_COUNT];
 static char		 cgroup_error[256];	/* "": cgroups usable */
+
+/*
+ * The eBPF audit: the loader child (auditload.c) forked at our start,
+ * then what it leaves us: the attached programs' links (closing them
+ * detaches) and the map of pod cgroups.  A pod is released only once
+ * the loader has reported, so that none runs before its syscalls can
+ * be recorded.
+ */
+#define AUDIT_MAX_LINKS	32
+static struct {
+	enum { AUDIT_PENDING, AUDIT_ON, AUDIT_OFF } state;
+	struct imsgev	 loader;
+	int		 links[AUDIT_MAX_LINKS];
+	int		 nlinks;
+	int		 podsfd;
+	char		 why[512];	/* AUDIT_OFF: why, "" if disabled */
+} audit = { .state = AUDIT_PENDING, .podsfd = -1 };
+static int		 audit_fd = -1;	/* the loader's channel, until init */
 
 /*
  * What spawning needs: changing to the worker's and the relay's users
@@ -88,10 +117,20 @@ __dead void
 sandbox_main(void)
 {
 	struct event	*ev;
+	pid_t		 pid;
 
+	/*
+	 * The audit's loader first, with every capability we have and
+	 * the host's filesystem: it prepares while we and the others
+	 * start, and loads once the policy says what.
+	 */
+	if ((audit_fd = audit_loader_fork(&pid)) == -1)
+		log_warn("forking the audit loader");
 	child_init(&sandbox_child, "sandbox");
 	sandbox_child.policy = policy_new();
 	sandbox_child.dispatch = sandbox_dispatch_parent;
+	sandbox_child.config_done = sandbox_config_done;
+	audit_start();
 
 	/* Opened before the chroot, used with *at() calls. */
 	if ((rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -164,11 +203,11 @@ sandbox_dispatch_parent(struct imsg *imsg)
 			pod_kill(p);
 			if (p->pidfd == -1)
 				(void)kill(p->relay_pid, SIGKILL);
-		} else if (p->pidfd != -1) {
+		} else if (p->pidfd != -1 && p->go_pid == 0) {
 			if (pidfd_send_signal(p->pidfd, (int)sig, NULL, 0) == -1 &&
 			    errno != ESRCH)
 				log_warn("pidfd_send_signal");
-		} else
+		} else	/* for the worker, once pod init is released */
 			p->pending_sig = (int)sig;
 		return 0;
 	}
@@ -429,12 +468,11 @@ sandbox_relay_handler(int fd, short events, void *arg)
 			imsgev_clear(&p->relay);
 			return;
 		}
-		imsgev_compose(&p->relay, IMSG_RELAY_GO, p->id, 0, -1, NULL, 0);
-		child_compose(IMSG_SANDBOX_STARTED, p->id, -1, &pid,
-		    sizeof(pid));
-		if (p->pending_sig != 0 &&
-		    pidfd_send_signal(p->pidfd, p->pending_sig, NULL, 0) == -1)
-			log_warn("pidfd_send_signal");
+		/* Released when the audit's loader has reported. */
+		if (audit.state == AUDIT_PENDING)
+			p->go_pid = (pid_t)pid;
+		else
+			pod_release(p, (pid_t)pid);
 	}
 	if (n == -1) {
 		(void)kill(p->relay_pid, SIGKILL);
@@ -610,6 +648,9 @@ pod_gone(struct pod *p)
 	}
 	/* No process of the pod's uid survives the release of that uid. */
 	pod_kill(p);
+	if (p->audit_cgid != 0 && audit_pod_del(audit.podsfd,
+	    p->audit_cgid) == -1)
+		log_warn("pod %s: out of the audit's map", p->podid);
 	if (p->cg != NULL && pod_cgroup_destroy(p->cg) == -1)
 		log_warnx("pod %s: a cgroup directory is left for the next "
 		    "start", p->podid);
@@ -673,4 +714,246 @@ slot_free(unsigned int s)
 	if (fcntl(uidlockfd, F_OFD_SETLK, &fl) == -1)
 		log_warn("unlock uid slot %u", s);
 	slot_used[s] = 0;
+}
+
+/*
+ * Pod init is in its cgroup: the pod goes into the audit's map (its
+ * processes are recorded from their first syscall), then pod init is
+ * released.  Without the audit, a policy that requires it refuses the
+ * pod: the worker never runs.
+ */
+static void
+pod_release(struct pod *p, pid_t pid)
+{
+	const char	*why = NULL;
+	char		 msg[640];
+	uint64_t	 cgid;
+	uint32_t	 upid = (uint32_t)pid;
+
+	p->go_pid = 0;
+	if (audit.state == AUDIT_ON) {
+		if (p->cg == NULL || (cgid = pod_cgroup_id(p->cg)) == 0)
+			why = "the pod has no cgroup v2 to be audited by "
+			    "(--no-sandbox)";
+		else if (audit_pod_add(audit.podsfd, cgid, p->id) == -1) {
+			(void)snprintf(msg, sizeof(msg), "adding the pod to "
+			    "the audit's map: %s", strerror(errno));
+			why = msg;
+		} else
+			p->audit_cgid = cgid;
+		if (why != NULL && !sandbox_child.policy->audit.required)
+			child_compose(IMSG_AUDIT_UNAVAILABLE, p->id, -1, why,
+			    strlen(why));
+	} else if (audit.why[0] != '\0')
+		why = audit.why;
+	else if (sandbox_child.policy->audit.required)
+		why = "audit is disabled";
+	if (why != NULL && sandbox_child.policy->audit.required) {
+		(void)snprintf(msg, sizeof(msg), "the policy requires the "
+		    "audit (audit.required), which is unavailable: %s", why);
+		log_warnx("pod %s: %s", p->podid, msg);
+		report_failed(p->id, msg);
+		p->refused = 1;
+		(void)kill(p->relay_pid, SIGKILL);
+		return;
+	}
+	imsgev_compose(&p->relay, IMSG_RELAY_GO, p->id, 0, -1, NULL, 0);
+	child_compose(IMSG_SANDBOX_STARTED, p->id, -1, &upid, sizeof(upid));
+	if (p->pending_sig != 0 &&
+	    pidfd_send_signal(p->pidfd, p->pending_sig, NULL, 0) == -1)
+		log_warn("pidfd_send_signal");
+}
+
+/* The loader's channel, now that there is an event base. */
+static void
+audit_start(void)
+{
+	if (audit_fd == -1) {
+		audit_off("the audit loader could not be started");
+		return;
+	}
+	imsgev_init(&audit.loader, audit_fd, "audit loader",
+	    audit_loader_handler, NULL);
+	imsgbuf_allow_fdpass(&audit.loader.ibuf);
+	imsgev_add(&audit.loader);
+	audit_fd = -1;
+}
+
+/*
+ * The policy is known: the loader loads what it asks for, or nothing.
+ * audit.events adds syscalls to the ones with a record of their own;
+ * a name the kernel does not have is a configuration error.
+ */
+static int
+sandbox_config_done(char *err, size_t errlen)
+{
+	const struct policy_audit	*pa = &sandbox_child.policy->audit;
+	struct audit_load		 al;
+	static const char		*own[] = { "open", "creat", "openat",
+					    "openat2", "execve", "execveat",
+					    "connect", "bind" };
+	size_t				 i, j;
+	int				 nr;
+
+	memset(&al, 0, sizeof(al));
+	al.enabled = pa->enabled != 0;
+	al.base_cgid = pod_cgroup_base_id();
+	for (i = 0; i < pa->nevents; i++) {
+		for (j = 0; j < sizeof(own) / sizeof(own[0]); j++)
+			if (strcmp(pa->events[i], own[j]) == 0)
+				break;
+		if (j < sizeof(own) / sizeof(own[0]))
+			continue;
+		nr = seccomp_syscall_resolve_name(pa->events[i]);
+		if (nr < 0 || nr >= AUDIT_SYSCALLS_MAX) {
+			(void)snprintf(err, errlen, "audit.events: \"%s\" is "
+			    "not a system call of this machine", pa->events[i]);
+			return -1;
+		}
+		al.generic[nr / 64] |= 1ULL << (nr % 64);
+	}
+	if (al.enabled && al.base_cgid == 0)
+		al.enabled = 0;
+	if (audit.loader.ev != NULL) {
+		imsgev_compose(&audit.loader, IMSG_AUDIT_LOAD, 0, 0, -1, &al,
+		    sizeof(al));
+		(void)imsgbuf_flush(&audit.loader.ibuf);
+		log_debug("audit: %s", al.enabled ? "attach" : "not used");
+	}
+	if (!pa->enabled) {
+		audit.why[0] = '\0';
+		audit.state = AUDIT_OFF;
+		if (audit.loader.ev != NULL)
+			(void)imsgbuf_flush(&audit.loader.ibuf);
+		return 0;
+	}
+	if (al.base_cgid == 0)
+		audit_off("no cgroup v2 hierarchy: the audit filters by the "
+		    "pod's cgroup v2 id");
+	return 0;
+}
+
+/* A pod refused after its relay started: the parent's exit status. */
+static void
+report_failed(uint32_t id, const char *msg)
+{
+	struct ibuf	*b;
+
+	if ((b = ibuf_dynamic(64, 2048)) == NULL ||
+	    ibuf_add_n32(b, EXIT_PODRUNNER) == -1 ||
+	    ibuf_add_string(b, msg) == -1 ||
+	    imsgev_compose_ibuf(&sandbox_child.parent, IMSG_SANDBOX_FAILED,
+	    id, 0, -1, b) == -1)
+		fatal("%s", __func__);
+}
+
+/* No audit: say why once (the parent warns), release waiting pods. */
+static void
+audit_off(const char *fmt, ...)
+{
+	struct pod	*p, *tp;
+	va_list		 ap;
+	int		 i;
+
+	if (audit.state == AUDIT_OFF)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(audit.why, sizeof(audit.why), fmt, ap);
+	va_end(ap);
+	audit.state = AUDIT_OFF;
+	for (i = 0; i < audit.nlinks; i++)
+		close(audit.links[i]);
+	audit.nlinks = 0;
+	if (audit.podsfd != -1)
+		close(audit.podsfd);
+	audit.podsfd = -1;
+	log_debug("audit unavailable: %s", audit.why);
+	if (!sandbox_child.policy->audit.required)
+		child_compose(IMSG_AUDIT_UNAVAILABLE, 0, -1, audit.why,
+		    strlen(audit.why));
+	TAILQ_FOREACH_SAFE(p, &pods, entry, tp)
+		if (p->go_pid != 0)
+			pod_release(p, p->go_pid);
+}
+
+static void
+audit_loader_handler(int fd, short events, void *arg)
+{
+	struct audit_ready	 ready;
+	struct pod		*p, *tp;
+	struct imsg		 imsg;
+	char			 why[512];
+	uint32_t		 type;
+	int			 n, lfd;
+
+	(void)fd;
+	(void)arg;
+	if ((n = imsgev_handle_io(&audit.loader, events)) <= 0) {
+		imsgev_clear(&audit.loader);
+		if (audit.state == AUDIT_PENDING)
+			audit_off("the audit loader exited without a word");
+		return;
+	}
+	while ((n = imsg_get(&audit.loader.ibuf, &imsg)) > 0) {
+		lfd = imsg_get_fd(&imsg);
+		switch ((type = imsg_get_type(&imsg))) {
+		case IMSG_AUDIT_LINK:
+			if (lfd == -1 || audit.nlinks == AUDIT_MAX_LINKS)
+				goto bad;
+			audit.links[audit.nlinks++] = lfd;
+			lfd = -1;
+			break;
+		case IMSG_AUDIT_PODS:
+			if (lfd == -1 || audit.podsfd != -1)
+				goto bad;
+			audit.podsfd = lfd;
+			lfd = -1;
+			break;
+		case IMSG_AUDIT_RING:
+		case IMSG_AUDIT_COUNTERS:
+			/* For auditd, through the parent. */
+			if (lfd == -1 || child_compose(imsg_get_type(&imsg), 0,
+			    lfd, ibuf_data(&imsg.data), imsg_get_len(&imsg)) ==
+			    -1)
+				goto bad;
+			lfd = -1;
+			break;
+		case IMSG_AUDIT_READY:
+			if (imsg_get_data(&imsg, &ready, sizeof(ready)) == -1 ||
+			    audit.podsfd == -1 || audit.state != AUDIT_PENDING)
+				goto bad;
+			audit.state = AUDIT_ON;
+			log_debug("audit: loaded in %u.%03u ms, %u programs "
+			    "attached in %u.%03u ms, pods at cgroup level %u",
+			    ready.load_us / 1000, ready.load_us % 1000,
+			    ready.nlinks, ready.attach_us / 1000,
+			    ready.attach_us % 1000, ready.pod_level);
+			TAILQ_FOREACH_SAFE(p, &pods, entry, tp)
+				if (p->go_pid != 0)
+					pod_release(p, p->go_pid);
+			break;
+		case IMSG_AUDIT_UNAVAILABLE:
+			if (imsg_get_cstring(&imsg, why, sizeof(why)) == -1)
+				goto bad;
+			audit_off("%s", why);
+			break;
+		default:
+			goto bad;
+		}
+		imsg_free(&imsg);
+	}
+	if (n == -1) {
+		imsgev_clear(&audit.loader);
+		audit_off("the audit loader's channel failed");
+		return;
+	}
+	imsgev_add(&audit.loader);
+	return;
+ bad:
+	if (lfd != -1)
+		close(lfd);
+	imsg_free(&imsg);
+	imsgev_clear(&audit.loader);
+	audit_off("the audit loader sent an unexpected %s",
+	    imsg_type_name(type));
 }

@@ -1,0 +1,458 @@
+/*
+ * The eBPF audit's loader (see auditload.h): a short-lived child of the
+ * sandbox process.  It reads nothing but the sandbox's own messages.
+ *
+ * Its start, in order: die with the sandbox; close every inherited fd
+ * but its channel; capabilities down to CAP_BPF and CAP_PERFMON; the
+ * BPF object opened.  Then it waits for IMSG_AUDIT_LOAD, which comes
+ * when the policy is known, so that audit.enabled false costs no
+ * loading at all; in the meantime the parent configures the other
+ * processes, and the pod's relay sets the pod up while the programs
+ * load (about 9 ms here).
+ *
+ * The programs attach to raw tracepoints, by name (BPF_RAW_TRACEPOINT
+ * links): no tracefs, so no mount namespace to mount it in, and no
+ * CAP_SYS_ADMIN.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auditload.h"
+#include "imsg.h"
+#include "log.h"
+#include "podaudit.h"
+/* The generated skeleton casts its embedded object's const away. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#include "podaudit.skel.h"
+#pragma GCC diagnostic pop
+
+_Static_assert(AUDIT_NR_MAX == AUDIT_SYSCALLS_MAX, "syscall bitmap size");
+
+#define MAX_LINKS	4
+
+/* The syscalls with a full record, always audited. */
+static const char *const own[] = {
+	"open", "creat", "openat", "openat2", "execve", "execveat", "connect",
+	"bind",
+};
+
+struct loaded {
+	struct podaudit	*skel;
+	int		 links[MAX_LINKS];
+	int		 nlinks;
+	uint32_t	 pod_level;
+};
+
+static char	 libbpf_err[200];
+
+static __dead void loader_main(int);
+static int	 loader_prepare(char *, size_t);
+static int	 do_load(struct podaudit *, uint64_t, char *, size_t);
+static int	 do_attach(struct podaudit *, const struct audit_load *,
+		    struct loaded *, char *, size_t);
+
+/* libbpf's last warning, for the reason of a failure. */
+static int
+libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char	buf[1024], *nl, *p;
+
+	if (level != LIBBPF_WARN)
+		return 0;
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* A verifier log is many lines: its first says what failed. */
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	/* Its own prefix, and the summary that says nothing new, go. */
+	p = strncmp(buf, "libbpf: ", 8) == 0 ? buf + 8 : buf;
+	if (*p != '\0' && strncmp(p, "failed to load BPF skeleton", 27) != 0)
+		(void)strlcpy(libbpf_err, p, sizeof(libbpf_err));
+	return 0;
+}
+
+static void
+seterr(char *err, size_t len, const char *what, int e)
+{
+	/* EPERM is a missing capability; EACCES the verifier's no. */
+	if (e == EPERM)
+		(void)snprintf(err, len, "%s: %s (CAP_BPF and CAP_PERFMON "
+		    "are needed)", what, strerror(e));
+	else
+		(void)snprintf(err, len, "%s: %s%s%s", what, strerror(e),
+		    libbpf_err[0] != '\0' ? "; libbpf: " : "", libbpf_err);
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int
+audit_loader_fork(pid_t *pidp)
+{
+	int	sv[2];
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    sv) == -1)
+		return -1;
+	switch (pid = fork()) {
+	case -1:
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	case 0:
+		close(sv[0]);
+		loader_main(sv[1]);
+	}
+	close(sv[1]);
+	*pidp = pid;
+	return sv[0];
+}
+
+/* Before anything of the policy is known: only what loading needs. */
+static int
+loader_prepare(char *err, size_t errlen)
+{
+	capng_results_t	 r;
+	int		 caps[] = { CAP_BPF, CAP_PERFMON };
+	size_t		 i;
+
+	/* CAP_BPF and CAP_PERFMON, if we have them at all. */
+	if (capng_get_caps_process() != 0) {
+		(void)snprintf(err, errlen, "reading capabilities failed");
+		return -1;
+	}
+	r = capng_have_capabilities(CAPNG_SELECT_CAPS);
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (i = 0; r != CAPNG_NONE && i < sizeof(caps) / sizeof(caps[0]);
+	    i++)
+		(void)capng_update(CAPNG_ADD, CAPNG_EFFECTIVE |
+		    CAPNG_PERMITTED | CAPNG_BOUNDING_SET, caps[i]);
+	if (capng_apply(CAPNG_SELECT_BOTH) != 0) {
+		/* Not in our bounding set (capsh, setpriv): none then. */
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
+			(void)snprintf(err, errlen, "dropping capabilities "
+			    "failed");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The configuration fixed at load time, then the load. */
+static int
+do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
+{
+	struct podaudit__rodata	*ro = skel->rodata;
+
+	if (ring_size < 4096 || (ring_size & (ring_size - 1)) != 0 ||
+	    ring_size > (1U << 30)) {
+		(void)snprintf(err, errlen, "ring size %llu is not a power "
+		    "of 2 between 4 KiB and 1 GiB",
+		    (unsigned long long)ring_size);
+		return -1;
+	}
+	ro->ring_size = ring_size;
+	ro->nr_open = seccomp_syscall_resolve_name("open");
+	ro->nr_creat = seccomp_syscall_resolve_name("creat");
+	ro->nr_openat = seccomp_syscall_resolve_name("openat");
+	ro->nr_openat2 = seccomp_syscall_resolve_name("openat2");
+	ro->nr_execve = seccomp_syscall_resolve_name("execve");
+	ro->nr_execveat = seccomp_syscall_resolve_name("execveat");
+	ro->nr_connect = seccomp_syscall_resolve_name("connect");
+	ro->nr_bind = seccomp_syscall_resolve_name("bind");
+	ro->nr_exit = seccomp_syscall_resolve_name("exit");
+	ro->nr_exit_group = seccomp_syscall_resolve_name("exit_group");
+	if (bpf_map__set_max_entries(skel->maps.ring, (uint32_t)ring_size) !=
+	    0) {
+		seterr(err, errlen, "setting the ring size", errno);
+		return -1;
+	}
+	if (podaudit__load(skel) != 0) {
+		seterr(err, errlen, "loading the BPF programs", errno);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add_link(struct loaded *l, struct bpf_link *link)
+{
+	if (link == NULL || l->nlinks == MAX_LINKS)
+		return -1;
+	l->links[l->nlinks++] = bpf_link__fd(link);
+	return 0;
+}
+
+/* What the policy decides, then the programs attached. */
+static int
+do_attach(struct podaudit *skel, const struct audit_load *cfg,
+    struct loaded *l, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	const char	*tp = "";
+	size_t		 i;
+	int		 nr;
+
+	memset(l, 0, sizeof(*l));
+	l->skel = skel;
+	/* The pods' level, seen from the kernel (podaudit.bpf.c). */
+	skel->data_cfg->calib_base = cfg->base_cgid;
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.calibrate),
+	    &run) != 0) {
+		seterr(err, errlen, "calibrating the cgroup level", errno);
+		return -1;
+	}
+	if (run.retval != 0 || skel->data_cfg->pod_level == 0) {
+		(void)snprintf(err, errlen, "the pods' cgroup (id %llu) is "
+		    "not above this process", (unsigned long long)
+		    cfg->base_cgid);
+		return -1;
+	}
+	l->pod_level = skel->data_cfg->pod_level;
+
+	/* What is audited: ours, and the policy's others. */
+	memcpy(skel->data_cfg->audited, cfg->generic,
+	    sizeof(skel->data_cfg->audited));
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if ((nr = seccomp_syscall_resolve_name(own[i])) >= 0 &&
+		    nr < AUDIT_NR_MAX)
+			skel->data_cfg->audited[nr / 64] |= 1ULL << (nr % 64);
+
+	/* Exit first: no entry is recorded that no exit completes. */
+	tp = "sys_exit";
+	if (add_link(l, bpf_program__attach_raw_tracepoint(
+	    skel->progs.sys_exit, tp)) == -1)
+		goto fail;
+	tp = "sys_enter";
+	if (add_link(l, bpf_program__attach_raw_tracepoint(
+	    skel->progs.sys_enter, tp)) == -1)
+		goto fail;
+	return 0;
+ fail:
+	{
+		char	what[128];
+
+		(void)snprintf(what, sizeof(what), "attaching to the raw "
+		    "tracepoint %s", tp);
+		seterr(err, errlen, what, errno);
+	}
+	return -1;
+}
+
+static void
+send_fd(struct imsgbuf *ib, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	int	dfd;
+
+	/* imsg closes what it sends; the object keeps its own. */
+	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    imsg_compose(ib, type, 0, 0, dfd, data, len) == -1)
+		_exit(1);
+}
+
+/*
+ * The programs are loaded before the policy is known, without waiting
+ * for it: the policy comes 5-10 ms after our start, the load takes
+ * about as long, and the pod must not wait for it.  They are attached
+ * only if the policy enables the audit; otherwise they were never
+ * more than memory, and go with this process.
+ */
+static __dead void
+loader_main(int fd)
+{
+	struct audit_load		 cfg;
+	struct audit_ring		 ring;
+	struct audit_counters_map	 cm;
+	struct audit_ready		 ready;
+	struct podaudit			*skel = NULL;
+	struct loaded			 l;
+	struct imsgbuf			 ib;
+	struct imsg			 imsg;
+	char				 err[512] = "";
+	uint64_t			 t0, tload;
+	int				 i;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		_exit(1);
+	/* Nothing of the sandbox's but our channel. */
+	if (fd != 3) {
+		if (dup2(fd, 3) == -1)
+			_exit(1);
+		fd = 3;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (syscall(SYS_close_range, 4U, ~0U, 0) == -1)
+		_exit(1);
+	(void)signal(SIGCHLD, SIG_DFL);
+	setproctitle("%s", "audit loader");
+	imsgbuf_init(&ib, fd);
+	imsgbuf_allow_fdpass(&ib);
+	libbpf_set_print(libbpf_print);
+
+	t0 = now_us();
+	if (loader_prepare(err, sizeof(err)) == 0) {
+		if ((skel = podaudit__open()) == NULL)
+			seterr(err, sizeof(err), "opening the BPF object",
+			    errno);
+		else
+			(void)do_load(skel, AUDIT_RING_DEFAULT, err,
+			    sizeof(err));
+	}
+	tload = now_us() - t0;
+
+	/* The policy's settings. */
+	if (imsg_wait(&ib, &imsg) <= 0)
+		_exit(0);	/* the sandbox is gone */
+	if (imsg_get_type(&imsg) != IMSG_AUDIT_LOAD ||
+	    imsg_get_data(&imsg, &cfg, sizeof(cfg)) == -1)
+		_exit(1);
+	imsg_free(&imsg);
+	if (!cfg.enabled)
+		_exit(0);
+
+	t0 = now_us();
+	if (err[0] != '\0' || do_attach(skel, &cfg, &l, err,
+	    sizeof(err)) == -1) {
+		if (imsg_compose(&ib, IMSG_AUDIT_UNAVAILABLE, 0, 0, -1, err,
+		    strlen(err)) == -1)
+			_exit(1);
+		(void)imsgbuf_flush(&ib);
+		_exit(0);
+	}
+	for (i = 0; i < l.nlinks; i++)
+		send_fd(&ib, IMSG_AUDIT_LINK, l.links[i], NULL, 0);
+	send_fd(&ib, IMSG_AUDIT_PODS, bpf_map__fd(skel->maps.pods), NULL, 0);
+	memset(&ring, 0, sizeof(ring));
+	ring.size = AUDIT_RING_DEFAULT;
+	send_fd(&ib, IMSG_AUDIT_RING, bpf_map__fd(skel->maps.ring), &ring,
+	    sizeof(ring));
+	memset(&cm, 0, sizeof(cm));
+	cm.size = (uint32_t)bpf_map__value_size(skel->maps.bss);
+	cm.offset = offsetof(struct podaudit__bss, counters);
+	send_fd(&ib, IMSG_AUDIT_COUNTERS, bpf_map__fd(skel->maps.bss), &cm,
+	    sizeof(cm));
+	memset(&ready, 0, sizeof(ready));
+	ready.load_us = (uint32_t)tload;
+	ready.attach_us = (uint32_t)(now_us() - t0);
+	ready.nlinks = (uint32_t)l.nlinks;
+	ready.pod_level = l.pod_level;
+	if (imsg_compose(&ib, IMSG_AUDIT_READY, 0, 0, -1, &ready,
+	    sizeof(ready)) == -1)
+		_exit(1);
+	(void)imsgbuf_flush(&ib);
+	/*
+	 * Not podaudit__destroy(): the links live on in the sandbox's
+	 * copies of their fds; ours close with the process.
+	 */
+	_exit(0);
+}
+
+int
+audit_pod_add(int mapfd, uint64_t cgid, uint32_t pod)
+{
+	return bpf_map_update_elem(mapfd, &cgid, &pod, BPF_ANY) == 0 ? 0 : -1;
+}
+
+int
+audit_pod_del(int mapfd, uint64_t cgid)
+{
+	return bpf_map_delete_elem(mapfd, &cgid) == 0 || errno == ENOENT ?
+	    0 : -1;
+}
+
+/*
+ * `podrunner check`: the whole mechanism in a throwaway child, with the
+ * root cgroup (id 1, level 0) standing in for the pods' base.
+ */
+int
+audit_probe(char *err, size_t errlen, double *ms)
+{
+	struct audit_load	 cfg;
+	struct podaudit		*skel;
+	struct loaded		 l;
+	struct {
+		int32_t		 ok;
+		uint32_t	 us;
+		char		 err[400];
+	}			 res;
+	uint64_t		 t0;
+	int			 p[2], status;
+	pid_t			 pid;
+
+	memset(&res, 0, sizeof(res));
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		(void)snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		(void)snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	case 0:
+		close(p[0]);
+		libbpf_set_print(libbpf_print);
+		t0 = now_us();
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.enabled = 1;
+		cfg.base_cgid = 1;
+		if (loader_prepare(res.err, sizeof(res.err)) == 0) {
+			if ((skel = podaudit__open()) == NULL)
+				seterr(res.err, sizeof(res.err),
+				    "opening the BPF object", errno);
+			else if (do_load(skel, AUDIT_RING_DEFAULT, res.err,
+			    sizeof(res.err)) == 0 && do_attach(skel, &cfg, &l,
+			    res.err, sizeof(res.err)) == 0)
+				res.ok = 1;
+		}
+		res.us = (uint32_t)(now_us() - t0);
+		(void)!write(p[1], &res, sizeof(res));
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &res, sizeof(res)) != (ssize_t)sizeof(res)) {
+		res.ok = 0;
+		(void)snprintf(res.err, sizeof(res.err), "the probe died");
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	res.err[sizeof(res.err) - 1] = '\0';
+	*ms = res.us / 1000.0;
+	if (!res.ok) {
+		(void)snprintf(err, errlen, "%s", res.err);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,156 @@
+/*
+ * A BPF ring buffer map read by mmap alone (see auditring.h).  The
+ * layout and protocol follow the kernel (kernel/bpf/ringbuf.c) and
+ * libbpf's consumer (ringbuf.c); no code is shared with either.
+ */
+#include <sys/mman.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auditring.h"
+
+static int
+aring_alloc_copy(struct aring *r, size_t max)
+{
+	if ((r->copy = malloc(max)) == NULL)
+		return -1;
+	r->copy_max = max;
+	return 0;
+}
+
+int
+aring_map(struct aring *r, int fd, uint64_t size, size_t max)
+{
+	long	pg = sysconf(_SC_PAGESIZE);
+	void	*c, *p;
+
+	memset(r, 0, sizeof(*r));
+	if (pg <= 0 || size < (uint64_t)pg || (size & (size - 1)) != 0 ||
+	    size > (1ULL << 30) || max == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	c = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (c == MAP_FAILED)
+		return -1;
+	p = mmap(NULL, (size_t)pg + 2 * (size_t)size, PROT_READ, MAP_SHARED,
+	    fd, pg);
+	if (p == MAP_FAILED) {
+		(void)munmap(c, (size_t)pg);
+		return -1;
+	}
+	r->cmap = c;
+	r->cmap_len = (size_t)pg;
+	r->pmap = p;
+	r->pmap_len = (size_t)pg + 2 * (size_t)size;
+	r->consumer = c;
+	r->producer = p;
+	r->data = (const uint8_t *)p + pg;
+	r->size = size;
+	if (aring_alloc_copy(r, max) == -1) {
+		aring_unmap(r);
+		return -1;
+	}
+	return 0;
+}
+
+int
+aring_init(struct aring *r, uint64_t *cons, const uint64_t *prod,
+    const uint8_t *data, uint64_t size, size_t max)
+{
+	memset(r, 0, sizeof(*r));
+	if (size < 16 || (size & (size - 1)) != 0 || max == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	r->consumer = cons;
+	r->producer = prod;
+	r->data = data;
+	r->size = size;
+	return aring_alloc_copy(r, max);
+}
+
+void
+aring_unmap(struct aring *r)
+{
+	if (r->pmap != NULL)
+		(void)munmap(r->pmap, r->pmap_len);
+	if (r->cmap != NULL)
+		(void)munmap(r->cmap, r->cmap_len);
+	free(r->copy);
+	memset(r, 0, sizeof(*r));
+}
+
+uint64_t
+aring_avail(const struct aring *r)
+{
+	uint64_t	c, p;
+
+	if (r->data == NULL)
+		return 0;
+	c = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+	p = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	return p > c ? p - c : 0;
+}
+
+long
+aring_consume(struct aring *r, int (*cb)(void *, const void *, size_t),
+    void *arg)
+{
+	const uint32_t	*hdr;
+	uint64_t	 cons, prod, total;
+	uint32_t	 raw, len;
+	long		 n = 0;
+
+	if (r->data == NULL)
+		return 0;
+	cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+	for (;;) {
+		prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+		/* The producer never runs more than a ring ahead. */
+		if (prod < cons || prod - cons > r->size) {
+			r->corrupt++;
+			__atomic_store_n(r->consumer, prod, __ATOMIC_RELEASE);
+			return n;
+		}
+		if (cons == prod)
+			return n;
+		while (cons < prod) {
+			/* 8-byte aligned: the kernel's positions always are. */
+			if ((cons & 7) != 0)
+				goto corrupt;
+			hdr = (const uint32_t *)(const void *)
+			    (r->data + (cons & (r->size - 1)));
+			raw = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+			if (raw & ARING_BUSY_BIT)
+				return n;	/* still being written */
+			len = raw & ~ARING_DISCARD_BIT;
+			total = ((uint64_t)len + ARING_HDR_SZ + 7) & ~7ULL;
+			if (total > prod - cons)
+				goto corrupt;
+			if (!(raw & ARING_DISCARD_BIT) && len > 0) {
+				if (len > r->copy_max) {
+					r->corrupt++;
+				} else {
+					/* Mapped twice: contiguous even
+					 * across the end of the ring. */
+					memcpy(r->copy, (const uint8_t *)hdr +
+					    ARING_HDR_SZ, len);
+					if (cb(arg, r->copy, len) != 0)
+						return n;	/* kept */
+					n++;
+				}
+			}
+			cons += total;
+			__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+		}
+	}
+ corrupt:
+	r->corrupt++;
+	__atomic_store_n(r->consumer, prod, __ATOMIC_RELEASE);
+	return n;
+}
