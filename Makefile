@@ -81,6 +81,15 @@ PODSHM_SONAME	:= libpodshm.so.1
 # The shared library is built without sanitizers: python3 and bun load it.
 PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
 
+# Bun, the bun worker's runtime: a pinned @oven/bun-linux-x64 from the npm
+# registry (rules below).
+BUN_VERSION	:= 1.4.5
+BUN_INTEGRITY	:= sha512-IWX9BELoGHAUtMonkeSaNaZwXzRk+oDw6Mk+HBFXd3KHYIBNBsIGRupMZPcgNoDbJpLu6gAJjIoIVPZtt1aJ1g==
+BUN_DIR		:= deps/bun
+BUN		:= $(BUN_DIR)/bin/bun
+BUN_STAMP	:= $(BUN_DIR)/.podrunner-bun-$(BUN_VERSION)
+NPM		?= npm
+
 UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_cli $(B)/regress/unit/test_podshm \
 		   $(B)/regress/unit/test_policy $(B)/regress/unit/test_match \
@@ -94,12 +103,39 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 	bench fuzz
 
 all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc \
-	build/python/podrunner_worker.pyc
+	build/python/podrunner_worker.pyc $(BUN_STAMP) build/bun/podrunner_worker.js
 
 # The Python runtime, compiled once: a pod's copy has no __pycache__.
 build/python/podrunner_worker.pyc: worker/python/podrunner_worker.py
 	@mkdir -p $(dir $@)
 	$(Q)$(PYTHON) -c 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' $< $@
+
+# --- Bun: the bun worker's runtime, from the npm registry ----------------
+# A pinned @oven/bun-linux-x64 (the binary alone: no install script runs),
+# checked against its pinned integrity, unpacked into deps/bun (not under
+# build/: make clean keeps it).  The stamp names the version, so a new pin
+# fetches again.  make deps fetches it; make does if it is missing.
+
+$(BUN_STAMP):
+	@command -v $(NPM) >/dev/null || { echo "make: npm is needed to fetch bun (make deps installs it)" >&2; exit 1; }
+	rm -rf $(BUN_DIR).tmp && mkdir -p $(BUN_DIR).tmp
+	$(NPM) pack --silent --pack-destination $(BUN_DIR).tmp \
+	    @oven/bun-linux-x64@$(BUN_VERSION) >/dev/null
+	$(Q)got=$$($(PYTHON) -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' $(BUN_DIR).tmp/oven-bun-linux-x64-$(BUN_VERSION).tgz) && \
+	    test "$$got" = "$(BUN_INTEGRITY)" || { echo "make: bun $(BUN_VERSION): integrity $$got, want $(BUN_INTEGRITY)" >&2; exit 1; }
+	tar -xzf $(BUN_DIR).tmp/oven-bun-linux-x64-$(BUN_VERSION).tgz \
+	    -C $(BUN_DIR).tmp --strip-components=1 --no-same-owner
+	rm -f $(BUN_DIR).tmp/oven-bun-linux-x64-$(BUN_VERSION).tgz
+	chmod 0755 $(BUN_DIR).tmp/bin/bun
+	$(BUN_DIR).tmp/bin/bun --version | grep -qx '$(BUN_VERSION)'
+	rm -rf $(BUN_DIR) && mv $(BUN_DIR).tmp $(BUN_DIR)
+	touch $@
+
+# The runtime bundled into one file: nothing for bun to resolve or
+# transpile as TypeScript per run.
+build/bun/podrunner_worker.js: worker/bun/podrunner_worker.ts $(BUN_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(BUN) build --target=bun --no-bundle --outfile=$@ $< >/dev/null
 
 # ./podrunner follows the last build (plain or SANITIZE=1).
 podrunner: $(B)/podrunner FORCE
@@ -268,6 +304,12 @@ deps:
 	    --gid _podrunner --home-dir /var/empty --no-create-home \
 	    --shell /usr/sbin/nologin _podrunner
 	install -d -m 0755 -o root -g root /var/empty
+	@# Debian's npm package conflicts with NodeSource's nodejs, which
+	@# has npm in it: only when there is no npm at all.
+	command -v $(NPM) >/dev/null || \
+	    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y --no-install-recommends npm
+	$(MAKE) --no-print-directory $(BUN_STAMP)
 
 # --- install ---------------------------------------------------------------
 install: all
@@ -286,6 +328,10 @@ install: all
 	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.py
 	install -m 0644 build/python/podrunner_worker.pyc \
 	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.pyc
+	install -d $(DESTDIR)$(LIBEXECDIR)/bun/bin
+	install -m 0755 $(BUN) $(DESTDIR)$(LIBEXECDIR)/bun/bin/bun
+	install -m 0644 build/bun/podrunner_worker.js \
+	    $(DESTDIR)$(LIBEXECDIR)/bun/podrunner_worker.js
 	install -m 0644 etc/*.json $(DESTDIR)$(SYSCONFDIR)/
 	install -m 0644 parent/podrunner.1 $(DESTDIR)$(MANDIR)/man1/podrunner.1
 	install -m 0644 policyd/podrunner.policy.5 $(DESTDIR)$(MANDIR)/man5/podrunner.policy.5

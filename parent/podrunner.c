@@ -88,11 +88,6 @@ main(int argc, char *argv[])
 
 	if (rc.cmd == CMD_RUN && (code = check_entry(&rc)) != 0)
 		return code;
-	if (rc.cmd == CMD_RUN && rc.worker == WORKER_BUN) {
-		fprintf(stderr, "podrunner: the bun worker runtime is not "
-		    "built yet; use --worker exec or a .py entry\n");
-		return EXIT_PODRUNNER;
-	}
 	if (rc.allow_all)
 		fprintf(stderr, "podrunner: warning: --allow-all: every "
 		    "permission is granted\n");
@@ -120,6 +115,12 @@ main(int argc, char *argv[])
 		return EXIT_PODRUNNER;
 	}
 	find_runtime(&rc);
+	if (rc.worker == WORKER_BUN && access(parent_env.runtime, X_OK) == -1) {
+		fprintf(stderr, "podrunner: the bun runtime is not installed "
+		    "(%s: %s; make deps installs it)\n", parent_env.runtime,
+		    strerror(errno));
+		return EXIT_PODRUNNER;
+	}
 	runtime_grants(&rc);
 
 	parent_env.rc = &rc;
@@ -246,8 +247,8 @@ check_entry(struct run_config *rc)
 
 /*
  * The worker runtimes, looked up relative to the binary so that a tree
- * works wherever it is: a build tree (build/podrunner next to worker/
- * and build/lib), an installed tree (bin/podrunner next to
+ * works wherever it is: a build tree (build/podrunner next to worker/,
+ * build/lib and deps/), an installed tree (bin/podrunner next to
  * libexec/podrunner and lib), else the configured LIBEXECDIR and LIBDIR.
  */
 static int
@@ -261,14 +262,79 @@ runtime_at(const char *script_fmt, const char *lib_fmt, const char *base)
 	    access(parent_env.podshm_lib, R_OK) == 0;
 }
 
+/* Python: Debian's interpreter and our runtime (compiled first). */
+static int
+find_python(const char *tree)
+{
+	(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
+	    "/usr/bin/python3");
+	if (tree != NULL)
+		return runtime_at("%s/build/python/podrunner_worker.pyc",
+		    "%s/build/lib/libpodshm.so.1", tree) ||
+		    runtime_at("%s/worker/python/podrunner_worker.py",
+		    "%s/build/lib/libpodshm.so.1", tree) ||
+		    runtime_at("%s/libexec/podrunner/python/"
+		    "podrunner_worker.pyc", "%s/lib/libpodshm.so.1", tree) ||
+		    runtime_at("%s/libexec/podrunner/python/podrunner_worker.py",
+		    "%s/lib/libpodshm.so.1", tree);
+	if (!runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.pyc",
+	    "%s" LIBDIR "/libpodshm.so.1", ""))
+		(void)runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.py",
+		    "%s" LIBDIR "/libpodshm.so.1", "");
+	return 1;
+}
+
+/*
+ * Bun: the one make deps put in the tree (deps/bun) or make install in
+ * LIBEXECDIR/bun, never one from PATH; our runtime bundled by make
+ * (build/bun), else as written.
+ */
+static int
+find_bun(const char *tree)
+{
+	if (tree != NULL) {
+		(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
+		    "%s/deps/bun/bin/bun", tree);
+		if (access(parent_env.runtime, X_OK) == 0 &&
+		    (runtime_at("%s/build/bun/podrunner_worker.js",
+		    "%s/build/lib/libpodshm.so.1", tree) ||
+		    runtime_at("%s/worker/bun/podrunner_worker.ts",
+		    "%s/build/lib/libpodshm.so.1", tree)))
+			return 1;
+		(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
+		    "%s/libexec/podrunner/bun/bin/bun", tree);
+		if (access(parent_env.runtime, X_OK) == 0 &&
+		    runtime_at("%s/libexec/podrunner/bun/podrunner_worker.js",
+		    "%s/lib/libpodshm.so.1", tree))
+			return 1;
+		return 0;
+	}
+	(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
+	    "%s", LIBEXECDIR "/bun/bin/bun");
+	(void)runtime_at("%s" LIBEXECDIR "/bun/podrunner_worker.js",
+	    "%s" LIBDIR "/libpodshm.so.1", "");
+	return 1;
+}
+
 static void
 find_runtime(struct run_config *rc)
 {
 	char	 exe[3072], *slash;
 	ssize_t	 n;
+	int	 (*find)(const char *);
 
-	(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
-	    "/usr/bin/python3");
+	switch (rc->worker) {
+	case WORKER_PYTHON:
+		find = find_python;
+		break;
+	case WORKER_BUN:
+		find = find_bun;
+		break;
+	default:
+		parent_env.runtime[0] = '\0';
+		parent_env.runtime_script[0] = '\0';
+		return;
+	}
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
 		/* Two levels up: the tree above build/ or bin/. */
@@ -276,26 +342,10 @@ find_runtime(struct run_config *rc)
 			*slash = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL)
 			*slash = '\0';
-		/* The compiled runtime first: nothing to compile per run. */
-		if (runtime_at("%s/build/python/podrunner_worker.pyc",
-		    "%s/build/lib/libpodshm.so.1", exe) ||
-		    runtime_at("%s/worker/python/podrunner_worker.py",
-		    "%s/build/lib/libpodshm.so.1", exe) ||
-		    runtime_at("%s/libexec/podrunner/python/"
-		    "podrunner_worker.pyc", "%s/lib/libpodshm.so.1", exe) ||
-		    runtime_at("%s/libexec/podrunner/python/podrunner_worker.py",
-		    "%s/lib/libpodshm.so.1", exe))
-			goto found;
+		if (find(exe))
+			return;
 	}
-	if (!runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.pyc",
-	    "%s" LIBDIR "/libpodshm.so.1", ""))
-		(void)runtime_at("%s" LIBEXECDIR "/python/podrunner_worker.py",
-		    "%s" LIBDIR "/libpodshm.so.1", "");
- found:
-	if (rc->worker != WORKER_PYTHON) {
-		parent_env.runtime[0] = '\0';
-		parent_env.runtime_script[0] = '\0';
-	}
+	(void)find(NULL);
 }
 
 static void
@@ -310,10 +360,13 @@ runtime_grant(unsigned int kind, const char *value)
 
 /*
  * The runtime layer: what the worker runtime needs to run at all, and
- * what podrunner itself puts in the worker's environment.  For Python:
- * its own library directories (imports read them), the entry script,
- * the harmless devices, the CA certificates, PATH and PYTHONUNBUFFERED.  Below the document
- * and the flags: a --deny-read of a library directory still wins.
+ * what podrunner itself puts in the worker's environment: the entry
+ * script, the harmless devices, the CA certificates, PATH, the pod's
+ * /tmp and proxy; for Python also its own library directories (imports
+ * read them) and PYTHONUNBUFFERED.  Bun's own files (the binary, its
+ * built-in modules) are read by Bun itself, which the hooks do not ask
+ * about.  Below the document and the flags: a --deny-read of a library
+ * directory still wins.
  */
 static void
 runtime_grants(struct run_config *rc)
@@ -330,9 +383,10 @@ runtime_grants(struct run_config *rc)
 	glob_t	 g;
 	size_t	 i, j;
 
-	if (rc->worker != WORKER_PYTHON)
+	if (rc->worker != WORKER_PYTHON && rc->worker != WORKER_BUN)
 		return;
-	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+	for (i = 0; rc->worker == WORKER_PYTHON &&
+	    i < sizeof(pats) / sizeof(pats[0]); i++) {
 		if (glob(pats[i], GLOB_ONLYDIR, NULL, &g) != 0)
 			continue;
 		for (j = 0; j < g.gl_pathc; j++)
@@ -356,7 +410,8 @@ runtime_grants(struct run_config *rc)
 		runtime_grant(PERM_WRITE, "/tmp");
 	}
 	runtime_grant(PERM_ENV, "PATH");
-	runtime_grant(PERM_ENV, "PYTHONUNBUFFERED");
+	if (rc->worker == WORKER_PYTHON)
+		runtime_grant(PERM_ENV, "PYTHONUNBUFFERED");
 	/* The pod's egress proxy: its address, and the variables that
 	 * point clients at it (pod_proxy_env). */
 	if (!rc->no_sandbox) {

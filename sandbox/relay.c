@@ -56,7 +56,7 @@ static struct {
 	struct spawn_spec	 sp;
 	struct event_base	*base;
 	struct imsgev		 sandbox, parent, policyd;
-	int			 protocol;	/* python: socket + rings */
+	int			 protocol;	/* python, bun: socket + rings */
 	int			 listen_fd, ctl_fd;
 	struct event		*ev_listen, *ev_ctl;
 	int			 out_fd[3];	/* [1] stdout, [2] stderr */
@@ -409,13 +409,27 @@ step_plan(void)
 		fsplan_add(&r.plan, FSOP_BIND, certs[i], certs[i], FSOP_RO |
 		    FSOP_NOEXEC | FSOP_OPTIONAL, 0, 0);
 	if (r.protocol) {
-		/* Python: the interpreter and its library directories. */
-		if (access(r.sp.runtime, X_OK) == -1)
+		/* The interpreter; Python's library directories.  Bun is one
+		 * static file (libc, libm, libpthread and libdl besides, in
+		 * the system's library directory above). */
+		if (access(r.sp.runtime, X_OK) == -1 ||
+		    (r.sp.worker == WORKER_BUN &&
+		    realpath(r.sp.runtime, path) == NULL))
 			return setup_fail(EXIT_PODRUNNER, "runtime %s: %s",
 			    r.sp.runtime, strerror(errno));
-		plan_path(r.sp.runtime, FSOP_RO);
-		plan_runtime_glob("/usr/lib/python3*");
-		plan_runtime_glob("/usr/local/lib/python3*");
+		if (r.sp.worker == WORKER_BUN) {
+			/* At a fixed place: the pod does not show where the
+			 * host keeps it (a build tree, say). */
+			fsplan_add(&r.plan, FSOP_BIND, path, POD_BUN_PATH,
+			    FSOP_RO, 0, 0);
+			free(r.sp.runtime);
+			r.sp.runtime = xstrdup(POD_BUN_PATH);
+		} else
+			plan_path(r.sp.runtime, FSOP_RO);
+		if (r.sp.worker == WORKER_PYTHON) {
+			plan_runtime_glob("/usr/lib/python3*");
+			plan_runtime_glob("/usr/local/lib/python3*");
+		}
 		/* The pod's directory (the socket, the runtime copies), its
 		 * segment, the entry. */
 		fsplan_add(&r.plan, FSOP_BIND, r.dir, r.dir, FSOP_RO, 0, 0);
@@ -487,14 +501,19 @@ copy_in(const char *src, const char *name, char *dst, size_t dstlen)
 static int
 step_runtime(void)
 {
-	char	script[PATH_MAX], lib[PATH_MAX], *env;
-	size_t	len;
+	char		 script[PATH_MAX], lib[PATH_MAX], *env;
+	const char	*name = POD_RUNTIME_SCRIPT, *dot;
 
-	len = strlen(r.sp.runtime_script);
-	if (copy_in(r.sp.runtime_script, len > 4 &&
-	    strcmp(r.sp.runtime_script + len - 4, ".pyc") == 0 ?
-	    POD_RUNTIME_PYC : POD_RUNTIME_SCRIPT, script,
-	    sizeof(script)) == -1 ||
+	/* The copy keeps the suffix: bun tells TypeScript by it. */
+	if ((dot = strrchr(r.sp.runtime_script, '.')) != NULL) {
+		if (strcmp(dot, ".pyc") == 0)
+			name = POD_RUNTIME_PYC;
+		else if (strcmp(dot, ".js") == 0)
+			name = POD_RUNTIME_JS;
+		else if (strcmp(dot, ".ts") == 0)
+			name = POD_RUNTIME_TS;
+	}
+	if (copy_in(r.sp.runtime_script, name, script, sizeof(script)) == -1 ||
 	    copy_in(r.sp.runtime_lib, POD_RUNTIME_LIB, lib, sizeof(lib)) == -1)
 		return -1;
 	free(r.sp.runtime_script);
@@ -629,6 +648,10 @@ step_spawn_worker(void)
 		(void)snprintf(size, sizeof(size), "%llu",
 		    (unsigned long long)r.sp.shm_size);
 		argv[argc++] = r.sp.runtime;
+		/* No package auto-install: a missing import is an error,
+		 * not a download into a cache. */
+		if (r.sp.worker == WORKER_BUN)
+			argv[argc++] = "--no-install";
 		argv[argc++] = r.sp.runtime_script;
 		argv[argc++] = r.sock;
 		argv[argc++] = r.shm_name;
@@ -1287,7 +1310,7 @@ relay_main(void)
 	imsgev_init(&r.policyd, RELAY_FD_POLICYD, "policyd",
 	    relay_policyd_handler, NULL);
 	read_spawn();
-	r.protocol = r.sp.worker == WORKER_PYTHON;
+	r.protocol = r.sp.worker == WORKER_PYTHON || r.sp.worker == WORKER_BUN;
 	r.sandboxed = !(r.sp.flags & SPAWN_F_NO_SANDBOX);
 	r.userns_fd = -1;
 	r.proxy_sock[0] = r.proxy_sock[1] = -1;

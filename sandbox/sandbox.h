@@ -76,8 +76,12 @@ void		 spawn_spec_free(struct spawn_spec *);
 #define POD_SOCKET		"ctl.sock"
 #define POD_RUNTIME_SCRIPT	"podrunner_worker.py"
 #define POD_RUNTIME_PYC		"podrunner_worker.pyc"
+#define POD_RUNTIME_JS		"podrunner_worker.js"	/* bun, bundled */
+#define POD_RUNTIME_TS		"podrunner_worker.ts"	/* bun, as written */
 #define POD_RUNTIME_LIB		"libpodshm.so.1"
 #define POD_ROOT		"root"	/* mountpoint of the pod's root */
+/* Where the pod has the bun binary, wherever the host keeps it. */
+#define POD_BUN_PATH		"/usr/libexec/podrunner/bun"
 
 /* Names derived from the pod id, the same in every process. */
 void		 pod_shm_name(const char *, char *, size_t);	/* podrunner.<id> */

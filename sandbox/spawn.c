@@ -41,7 +41,8 @@ int
 pod_unlink_names(int rundirfd, int shmdirfd, const char *podid)
 {
 	static const char *files[] = {
-		POD_SOCKET, POD_RUNTIME_SCRIPT, POD_RUNTIME_PYC, POD_RUNTIME_LIB
+		POD_SOCKET, POD_RUNTIME_SCRIPT, POD_RUNTIME_PYC, POD_RUNTIME_JS,
+		POD_RUNTIME_TS, POD_RUNTIME_LIB
 	};
 	static const char *dirs[] = { POD_ROOT };
 	char	name[128];
