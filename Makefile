@@ -246,10 +246,16 @@ BENCHES		:= $(B)/regress/bench/bench_policy
 $(B)/regress/bench/bench_policy: $(call obj,regress/bench/bench_policy.c) $(POLICY_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-bench: all $(BENCHES)
+# The servers of bench_proxy.py (not a bench of its own).
+BENCH_HTTPD	:= $(B)/regress/bench/bench_httpd
+$(BENCH_HTTPD): $(call obj,regress/bench/bench_httpd.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench: all $(BENCHES) $(BENCH_HTTPD)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
 	$(PYTHON) regress/bench/bench_startup.py
+	$(PYTHON) regress/bench/bench_proxy.py $(BENCH_HTTPD)
 
 # --- fuzzing: libFuzzer, bounded time, corpus in the tree ------------------
 FUZZ_TIME	?= 60
