@@ -93,7 +93,8 @@ enum imsg_type {
 	 * proxy, fd: the pod's listening socket (169.254.1.1:8080, created
 	 * in the pod's network namespace), peerid = pod, struct proxy_pod.
 	 * FORGET: parent -> proxy, peerid = pod: the pod is gone, close its
-	 * listener and connections.  EVENT: proxy -> parent, peerid = pod:
+	 * listener and connections; proxy -> parent: done, its last events
+	 * sent before.  EVENT: proxy -> parent, peerid = pod:
 	 * one "net" event as a JSON object (the parent re-validates it).
 	 */
 	IMSG_PROXY_LISTEN,

@@ -79,6 +79,7 @@ void		 pod_cleanup_files(void);
 void		 pod_policy_loaded(struct imsg *);
 int		 pod_env_allowed(struct imsg *);
 int		 pod_proxy_event(struct imsg *);
+int		 pod_proxy_forgotten(struct imsg *);
 int		 pod_audit_msg(struct imsg *);
 /* HTTP_PROXY and friends: the worker's environment points at the proxy. */
 #define POD_PROXY_NVARS	8

@@ -36,6 +36,7 @@ static struct {
 	int		 signals;	/* signals forwarded so far */
 	int		 out_closed[3];	/* EPIPE on stdout/stderr */
 	int		 proxy_sent;	/* PROXY_LISTEN forwarded */
+	int		 proxy_wait;	/* PROXY_FORGET not answered yet */
 	struct event	*timer;
 	int		 audit_on;	/* auditd has the ring */
 	int		 audit_warned;	/* said once that there is none */
@@ -390,9 +391,12 @@ pod_sandbox_msg(struct imsg *imsg)
 		/* The relay's own channel tells whether it ended well. */
 		pod.gone = 1;
 		pod_audit_end();
-		if (pod.proxy_sent)
+		if (pod.proxy_sent) {
+			/* Its last net events come before its answer. */
 			proc_compose(PROC_PROXY, IMSG_PROXY_FORGET, POD_ID, -1,
 			    NULL, 0);
+			pod.proxy_wait = 1;
+		}
 		pod_maybe_done();
 		return 0;
 	}
@@ -408,6 +412,9 @@ pod_maybe_done(void)
 		return;
 	/* The pod's last audit records are written first. */
 	if (pod.audit_on && !pod.audit_done)
+		return;
+	/* And the proxy's last events are in. */
+	if (pod.proxy_wait)
 		return;
 	if (pod.failed_code != 0 && !pod.exited)
 		code = pod.failed_code;
@@ -498,6 +505,18 @@ pod_proxy_listen(struct imsg *imsg)
 	pod.proxy_sent = 1;
 	proc_compose(PROC_PROXY, IMSG_PROXY_LISTEN, POD_ID, fd, &pp,
 	    sizeof(pp));
+	return 0;
+}
+
+/* The proxy closed the pod's connections and sent their events. */
+int
+pod_proxy_forgotten(struct imsg *imsg)
+{
+	if (imsg_get_peerid(imsg) != POD_ID || imsg_get_len(imsg) != 0 ||
+	    !pod.proxy_wait)
+		return -1;
+	pod.proxy_wait = 0;
+	pod_maybe_done();
 	return 0;
 }
 

@@ -428,6 +428,10 @@ proc_dispatch_simple(struct proc *p, struct imsg *imsg)
 		if (p->id != PROC_PROXY)
 			return -1;
 		return pod_proxy_event(imsg);
+	case IMSG_PROXY_FORGET:
+		if (p->id != PROC_PROXY)
+			return -1;
+		return pod_proxy_forgotten(imsg);
 	case IMSG_AUDIT_SYSCALLS:
 	case IMSG_AUDIT_DONE:
 		if (p->id != PROC_AUDITD)

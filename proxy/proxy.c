@@ -475,11 +475,13 @@ pod_forget(struct imsg *imsg)
 	close(pod->fd);
 	conn_free_all(pod);
 	free(pod);
-	/* The pod's last events before anything else the parent hears. */
-	if (evtimer_pending(events_timer, NULL)) {
-		evtimer_del(events_timer);
-		proxy_events_flush(-1, 0, NULL);
-	}
+	/* The pod's last events, then the answer: the parent waits for
+	 * it before it ends the run. */
+	if (imsg_compose(&proxy_child.parent.ibuf, IMSG_PROXY_FORGET,
+	    imsg_get_peerid(imsg), 0, -1, NULL, 0) == -1)
+		fatal("%s: compose", __func__);
+	evtimer_del(events_timer);
+	proxy_events_flush(-1, 0, NULL);
 	return 0;
 }
 
@@ -656,8 +658,12 @@ proxy_events_flush(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (imsgbuf_write(&proxy_child.parent.ibuf) == -1 && errno != EPIPE)
+	if (imsgbuf_write(&proxy_child.parent.ibuf) == -1) {
+		/* The parent is gone: it ended the run; so do we. */
+		if (errno == EPIPE || errno == ECONNRESET)
+			exit(0);
 		fatal("%s: write to the parent", __func__);
+	}
 	if (imsgbuf_queuelen(&proxy_child.parent.ibuf) > 0)
 		imsgev_add(&proxy_child.parent);
 }

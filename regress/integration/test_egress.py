@@ -715,13 +715,6 @@ def direct(host, port, **exp):
     return {"op": "direct", "host": host, "port": port}, exp
 
 
-# The last operation of the event tests other than
-# test_net_events_all_delivered: the proxy sends its events in batches,
-# and those of the last 10 ms before the worker exits can be lost (that
-# test shows it); here a pause lets the others test what they test.
-SETTLE = ({"op": "sleep", "seconds": 0.3}, {"slept": True})
-
-
 def served(server, host, method="GET", length=0):
     """The server's answer: 200, and its body names it and the request."""
     return {"status": 200, "reach": ("HTTP", server, method),
@@ -1755,7 +1748,6 @@ def test_monitor_mode_events(netns):
         get("http://other.test", **served(EX80, "other.test")),
         get("http://sneaky.test", **served(label("127.0.0.1", 80),
                                            "sneaky.test")),
-        SETTLE,
     ], ["-v", "--allow-net=sneaky.test", "--deny-net=other.test",
         *doc_flags({"version": 1, "mode": "monitor"})])
     rules = [(e["host"], e["rule"]) for e in net_events(r)]
@@ -1772,7 +1764,6 @@ def test_warn_event(netns):
     # A warn rule allows, and the event says "warn".
     r, _ = run_ops(netns, "warn", [
         get("http://example.test", **served(EX80, "example.test")),
-        SETTLE,
     ], ["-v", *doc_flags({"version": 1, "rules": {"net": {
         "warn": ["example.test"]}}})])
     events = net_events(r)
@@ -1798,7 +1789,6 @@ def test_net_events(netns):
             **served(EX80, "example.test", "POST", 2000)),
         get("http://private.test", **default_denied("private.test:80")),
         get("http://nosuch.test", status=502),
-        SETTLE,
     ], ["-d", "-v", "--allow-net=example.test,nosuch.test"])
     events = net_events(r)
     ctx = r.describe()
