@@ -544,3 +544,217 @@ def test_bun_missing_is_reported(tmp_path):
         assert "bun runtime is not installed" in p.stderr, p.stderr
     finally:
         shutil.rmtree(tree)
+
+
+# --- the protocol, with the test as the supervisor --------------------------
+#
+# As test_worker_python.py does for the Python runtime: the test creates
+# the rings and the control socket and starts the runtime with our bun.
+
+import subprocess  # noqa: E402
+
+import test_worker_python as twp  # noqa: E402
+
+RUNTIME_JS = ROOT / "build" / "bun" / "podrunner_worker.js"
+RUNTIME_TS = ROOT / "worker" / "bun" / "podrunner_worker.ts"
+
+
+class BunSupervisor(twp.Supervisor):
+    def start(self, args=None, env=None, stdin=b""):
+        env = dict(env if env is not None else {"PODSHM_LIB": twp.LIB})
+        if args is None:
+            args = [self.sock_path, self.name, str(self.size)]
+        runtime = RUNTIME_JS if RUNTIME_JS.exists() else RUNTIME_TS
+        self.proc = subprocess.Popen(
+            [str(BUN), "--no-install", str(runtime)] + args, env=env,
+            cwd=self.tmpdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        if stdin is not None:
+            self.proc.stdin.write(stdin)
+        self.proc.stdin.close()
+        self.proc.stdin = None
+
+    def run_ts(self, source, argv=(), decide=None):
+        path = os.path.join(self.tmpdir, "entry.ts")
+        with open(path, "w") as f:
+            f.write(source)
+        return self.run(source, argv=argv, path=path, decide=decide)
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return _lib()
+
+
+def _lib():
+    import ctypes
+    if not os.path.exists(twp.LIB):
+        subprocess.run(["make", "build/lib/libpodshm.so.1"], cwd=ROOT,
+                       check=True, stdout=subprocess.DEVNULL)
+    lib = ctypes.CDLL(twp.LIB, use_errno=True)
+    vp, sz = ctypes.c_void_p, ctypes.c_size_t
+    lib.podshm_create.argtypes = [ctypes.c_char_p, sz, ctypes.c_uint]
+    lib.podshm_create.restype = vp
+    lib.podshm_close.argtypes = [vp]
+    lib.podshm_close.restype = None
+    lib.podshm_max_frame.argtypes = [vp]
+    lib.podshm_max_frame.restype = sz
+    lib.podshm_send.argtypes = [vp, ctypes.c_char_p, sz]
+    lib.podshm_send.restype = ctypes.c_int
+    lib.podshm_recv.argtypes = [vp, vp, sz]
+    lib.podshm_recv.restype = ctypes.c_ssize_t
+    return lib
+
+
+@pytest.fixture
+def sup(lib):
+    tmpdir = tempfile.mkdtemp(prefix="pb-")
+    s = BunSupervisor(lib, tmpdir)
+    yield s
+    s.close()
+    shutil.rmtree(tmpdir)
+
+
+def test_protocol_run_and_events(sup):
+    sup.start(stdin=b"in\n")
+    sup.accept()
+    end = sup.run_ts("console.log('hi', process.argv.slice(2));\n"
+                     "console.log(await Bun.stdin.text());\n"
+                     "console.log(process.env.PODSHM_LIB);\n",
+                     argv=["x"])
+    status, out, err = sup.finish()
+    assert (status, err) == (0, ""), err
+    assert out == "hi [ \"x\" ]\nin\n\nundefined\n"
+    assert end == {"type": "state", "worker": "exec_end", "exit_code": 0}
+    assert sup.events() == ["exec_start", "exec_end"]
+
+
+def test_protocol_exception(sup):
+    sup.start()
+    sup.accept()
+    end = sup.run_ts("console.log('before');\nthrow new TypeError('boom');\n")
+    status, out, err = sup.finish()
+    assert status == 1 and end["exit_code"] == 1
+    assert out == "before\n"
+    assert sup.events() == ["exec_start", "exception", "exec_end"]
+    exc = [f for f in sup.frames if f.get("worker") == "exception"][0]
+    assert exc["exc_type"] == "TypeError"
+    assert "TypeError: boom" in exc["traceback"]
+    assert exc["traceback"] in err
+
+
+def test_protocol_requests(sup):
+    """A hook asks with the type and the resolved target; the answer is
+    the supervisor's."""
+    sup.start()
+    sup.accept()
+    src = ('import fs from "node:fs";\n'
+           'try { fs.readFileSync("/etc/../etc/hostname"); '
+           'console.log("read ok"); } catch (e) { console.log(e.message); }\n'
+           'try { fs.writeFileSync("/tmp/x", ""); } '
+           'catch (e) { console.log(e.message); }\n')
+    sup.run_ts(src, decide=lambda t, p: 1 if t == 1 else 0)
+    status, out, err = sup.finish()
+    assert status == 0, err
+    assert out == "read ok\n" + msg("write", "/tmp/x") + "\n"
+    asked = [(t, p) for t, _, p in sup.requests]
+    assert (1, b"/etc/hostname") in asked and (2, b"/tmp/x") in asked
+    ids = [i for _, i, _ in sup.requests]
+    assert 0 not in ids and len(set(ids)) == len(ids)
+
+
+def test_protocol_unknown_frames(sup):
+    sup.start()
+    sup.accept()
+    sup.send_frame({"type": "bogus"})
+    sup.send_frame(b"\xff not json")
+    sup.send_frame(b"[1, 2]")
+    errs = []
+    while len(errs) < 3:
+        assert sup.conn.recv(64) == twp.DATA
+        errs += sup.recv_frames()
+    assert errs == [
+        {"type": "error", "data": "unknown frame type 'bogus'"},
+        {"type": "error", "data": "frame is not UTF-8 JSON"},
+        {"type": "error", "data": "frame is not a JSON object"},
+    ]
+    sup.run_ts("console.log('still fine');\n")
+    assert sup.finish() == (0, "still fine\n", "")
+
+
+def test_protocol_stop_before_run(sup):
+    sup.start()
+    sup.accept()
+    sup.conn.send(twp.STOP)
+    assert sup.finish() == (0, "", "")
+
+
+def expect_70(sup, what):
+    status, out, err = sup.finish()
+    assert status == twp.EX_SOFTWARE, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("podrunner-worker: "), err
+    assert what in lines[0], err
+
+
+@pytest.mark.parametrize("how,what", [
+    ("args", "usage"), ("size", "shm_size"), ("segment", "No such file"),
+    ("wrong-size", "Invalid argument"), ("lib", "loading /nonexistent"),
+    ("connect", "connecting to"),
+])
+def test_protocol_setup_failures(sup, how, what):
+    a = [sup.sock_path, sup.name, str(twp.SHM_SIZE)]
+    env = None
+    if how == "args":
+        a = ["only-one"]
+    elif how == "size":
+        a[2] = "lots"
+    elif how == "segment":
+        a[1] = "/podrunner-test-missing"
+    elif how == "wrong-size":
+        a[2] = str(twp.SHM_SIZE * 2)
+    elif how == "lib":
+        env = {"PODSHM_LIB": "/nonexistent/libpodshm.so.1"}
+    elif how == "connect":
+        a[0] += ".nope"
+    sup.start(args=a, env=env)
+    expect_70(sup, what)
+
+
+def test_protocol_socket_closed(sup):
+    sup.start()
+    sup.accept()
+    sup.conn.close()
+    sup.conn = None
+    expect_70(sup, "closed")
+
+
+def test_protocol_malformed_message(sup):
+    sup.start()
+    sup.accept()
+    sup.conn.send(b"\x10\x00\x00")
+    expect_70(sup, "control message of 3 bytes")
+
+
+def test_protocol_malformed_run_frame(sup):
+    sup.start()
+    sup.accept()
+    sup.send_frame({"type": "run", "path": "relative.ts", "source_b64": ""})
+    expect_70(sup, "absolute path")
+    assert sup.recv_frames()[0]["type"] == "error"
+
+
+def test_protocol_corrupt_ring(sup):
+    import mmap
+    import struct
+    sup.start()
+    sup.accept()
+    fd = os.open("/dev/shm" + sup.name, os.O_RDWR)
+    try:
+        with mmap.mmap(fd, twp.SHM_SIZE) as m:
+            off = twp.SHM_SIZE // 2 + 64
+            m[off:off + 8] = struct.pack("<Q", 1 << 40)
+    finally:
+        os.close(fd)
+    sup.conn.send(twp.DATA)
+    expect_70(sup, "ring is corrupt")
