@@ -87,6 +87,13 @@ CASES = [
     ts("sigterm-self", 'console.log("bye");\n'
        'process.kill(process.pid, "SIGTERM");\n'
        "await Bun.sleep(5000);\n", status=128 + 15, stdout=b"bye\n"),
+    ts("timeout", "while (true) {}\n", flags=["--timeout=1s"], status=124,
+       stderr_has=["podrunner: worker killed: timeout after 1s"]),
+    ts("memory-limit", "const a = [];\n"
+       "while (true) a.push(Buffer.alloc(1 << 20, 1));\n", status=137,
+       stderr_has=["podrunner: worker killed: memory limit 64 MiB reached"]),
+    ts("small-memory", 'console.log("fits");\n', flags=["--memory=16mb"],
+       stdout=b"fits\n"),
     ts("unicode-output", 'console.log("ü → ✓ 日本");\n',
        stdout="ü → ✓ 日本\n".encode()),
     ts("binary-output", "const b = new Uint8Array(1024);\n"

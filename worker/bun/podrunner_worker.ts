@@ -156,6 +156,7 @@ const SEND_TIMEOUT_MS = 2000;
 const TARGET_MAX = 4096;
 const RID_SPAN = 0x7fffffff;
 const CACHE_MAX = 65536;
+const MAX_IN_FLIGHT = 8;	// requests at once (the socket queues 10)
 
 const EAGAIN = 11;
 const EINTR = 4;
@@ -476,21 +477,38 @@ class Worker {
 
 	/** Ask the supervisor; DENY, ALLOW or WARN. */
 	check(rtype: number, payload: Buffer): number {
-		const rid = (this.nextId++ % RID_SPAN) + 1;
-		const msg = Buffer.alloc(5 + payload.length);
-		msg[0] = rtype;
-		msg.writeUInt32LE(rid, 1);
-		payload.copy(msg, 5);
-		if (!this.ctl.send(msg))
-			throw new ProtocolError(`control socket: ${strerror(this.ctl.err)}`);
-		for (;;) {
+		return this.checkMany([[rtype, payload]])[0];
+	}
+
+	/** Several questions at once, MAX_IN_FLIGHT in flight at most: one
+	 * round trip's wait instead of one each.  The answers, in order. */
+	checkMany(qs: [number, Buffer][]): number[] {
+		const answers: number[] = new Array(qs.length);
+		const pending = new Map<number, number>();	// rid -> index
+		let next = 0;
+		while (next < qs.length || pending.size > 0) {
+			while (next < qs.length && pending.size < MAX_IN_FLIGHT) {
+				const [rtype, payload] = qs[next];
+				const rid = (this.nextId++ % RID_SPAN) + 1;
+				const msg = Buffer.alloc(5 + payload.length);
+				msg[0] = rtype;
+				msg.writeUInt32LE(rid, 1);
+				payload.copy(msg, 5);
+				if (!this.ctl.send(msg))
+					throw new ProtocolError("control socket: " +
+					    strerror(this.ctl.err));
+				pending.set(rid, next++);
+			}
 			const [code, got] = this.ctl.recv();
-			if ((code === NOTE_DATA || code === NOTE_STOP) && got === 0)
+			if ((code === NOTE_DATA || code === NOTE_STOP) && got === 0) {
 				this.dispatchNote(code);
-			else if (got === rid)
-				return code;
+			} else if (pending.has(got)) {
+				answers[pending.get(got)!] = code;
+				pending.delete(got);
+			}
 			// Anything else answers nothing we wait for: dropped.
 		}
+		return answers;
 	}
 }
 
@@ -570,6 +588,28 @@ class Guard {
 			this.cache.set(key, ok);
 		}
 		return ok;
+	}
+
+	/** Ask about several targets of one type at once (answers cached). */
+	prefetch(rtype: number, targets: string[]): void {
+		const todo = targets.filter((t) => {
+			const b = Buffer.byteLength(t);
+			return !this.cache.has(`${rtype}\0${t}`) && b > 0 &&
+			    b <= TARGET_MAX && !t.includes("\0");
+		});
+		if (todo.length === 0)
+			return;
+		let got: number[];
+		try {
+			got = this.worker.checkMany(todo.map((t) =>
+			    [rtype, Buffer.from(t, "utf8")]));
+		} catch (e) {
+			die(e);
+		}
+		if (this.cache.size + todo.length >= CACHE_MAX)
+			this.cache.clear();
+		todo.forEach((t, i) => this.cache.set(`${rtype}\0${t}`,
+		    got[i] !== DENY));
 	}
 
 	require(rtype: number, target: string, shown?: string, from?: Function): void {
@@ -1263,6 +1303,7 @@ function installSys(): void {
 function installEnv(): void {
 	const raw: any = process.env;
 	const denied = new Set<string>();
+	guard.prefetch(ENV, Object.keys(raw).filter((k) => raw[k] !== undefined));
 	for (const k of Object.keys(raw)) {
 		if (raw[k] === undefined)
 			continue;
