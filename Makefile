@@ -251,11 +251,17 @@ BENCH_HTTPD	:= $(B)/regress/bench/bench_httpd
 $(BENCH_HTTPD): $(call obj,regress/bench/bench_httpd.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-bench: all $(BENCHES) $(BENCH_HTTPD)
+# The loop of bench_audit.py (run in pods and on the host).
+BENCH_AUDIT_LOOP := $(B)/regress/bench/bench_audit_loop
+$(BENCH_AUDIT_LOOP): $(call obj,regress/bench/bench_audit_loop.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+bench: all $(BENCHES) $(BENCH_HTTPD) $(BENCH_AUDIT_LOOP)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
 	$(PYTHON) regress/bench/bench_startup.py
 	$(PYTHON) regress/bench/bench_proxy.py $(BENCH_HTTPD)
+	$(PYTHON) regress/bench/bench_audit.py $(BENCH_AUDIT_LOOP)
 
 # --- fuzzing: libFuzzer, bounded time, corpus in the tree ------------------
 FUZZ_TIME	?= 60
@@ -293,10 +299,12 @@ lint:
 	mandoc -Tlint -Wwarning parent/podrunner.1 policyd/podrunner.policy.5 parent/podrunner.8
 
 # --- set-up ----------------------------------------------------------------
+# rsyslog: the audit's tests start an rsyslogd of their own (its service
+# is not needed).
 DEBS := build-essential pkg-config libevent-dev libseccomp-dev libbsd-dev \
 	libbpf-dev libjansson-dev libcmocka-dev libcap-ng-dev clang llvm \
 	libclang-rt-14-dev bubblewrap libmnl-dev iproute2 \
-	bpftool python3 python3-pytest mandoc procps psmisc
+	bpftool python3 python3-pytest mandoc procps psmisc rsyslog
 
 deps:
 	@test "$$(id -u)" = 0 || { echo "make deps: run as root" >&2; exit 1; }

@@ -68,6 +68,7 @@ struct apod {
 	char			 podid[32];
 	uint64_t		 records;
 	uint64_t		 lost0;		/* counters.lost at its start */
+	int			 ended;		/* POD_END done */
 	uint64_t		 counts[AUDIT_SYSCALLS_MAX];
 };
 
@@ -248,7 +249,8 @@ auditd_dispatch_parent(struct imsg *imsg)
 		net_event(id, ibuf_data(&imsg->data), imsg_get_len(imsg));
 		return 0;
 	case IMSG_AUDIT_POD_END:
-		if ((p = pod_find(id)) == NULL || imsg_get_len(imsg) != 0)
+		if ((p = pod_find(id)) == NULL || p->ended ||
+		    imsg_get_len(imsg) != 0)
 			return -1;
 		pod_end(p);
 		return 0;
@@ -476,8 +478,8 @@ pod_end(struct apod *p)
 	done.lost = lost;
 	done.syslog_dropped = syslog_dropped;
 	child_compose(IMSG_AUDIT_DONE, p->id, -1, &done, sizeof(done));
-	TAILQ_REMOVE(&apods, p, entry);
-	free(p);
+	/* Kept: its id still names what comes late (none should). */
+	p->ended = 1;
 }
 
 /*

@@ -91,7 +91,7 @@ struct inflight {
 	struct arec	rec;
 	__u8		data[AREC_DATA_MAX];
 	__u32		active;		/* syscall number + 1, 0: none */
-	__u32		pad;
+	__u32		got;		/* exec: argv pointers read */
 	__u64		argvp[AREC_ARGS_MAX];	/* exec: the argv pointers */
 };
 
@@ -172,12 +172,20 @@ read_argv(struct inflight *f, const char *const *argv)
 	long	n;
 
 	start = pos = f->rec.len1 + 1;
+	/* How many were read, in memory: a register would split the
+	 * verifier's states three ways. */
+	f->got = AREC_ARGS_MAX;
 	if (bpf_probe_read_user(f->argvp, sizeof(f->argvp), argv) != 0) {
-		f->rec.flags |= AREC_F_ARGV_TRUNC;
+		f->got = 8;
 		if (bpf_probe_read_user(f->argvp, 8 * sizeof(f->argvp[0]),
-		    argv) != 0 && bpf_probe_read_user(f->argvp,
-		    sizeof(f->argvp[0]), argv) != 0)
-			f->rec.flags |= AREC_F_FAULT;
+		    argv) != 0) {
+			f->got = 1;
+			if (bpf_probe_read_user(f->argvp, sizeof(f->argvp[0]),
+			    argv) != 0) {
+				f->got = 0;
+				f->rec.flags |= AREC_F_FAULT;
+			}
+		}
 	}
 	for (i = 0; i < AREC_ARGS_MAX; i++) {
 		if (f->argvp[i] == 0)
@@ -200,9 +208,9 @@ read_argv(struct inflight *f, const char *const *argv)
 		pos += (__u32)n;
 		f->rec.a1++;
 	}
-	/* Stopped with more to go: truncated. */
-	if (i == AREC_ARGS_MAX ||
-	    f->argvp[i & (AREC_ARGS_MAX - 1)] != 0)
+	/* Stopped with more to go, or at the end of what was read. */
+	if (i == AREC_ARGS_MAX || f->argvp[i & (AREC_ARGS_MAX - 1)] != 0 ||
+	    (i == f->got && f->got < AREC_ARGS_MAX))
 		f->rec.flags |= AREC_F_ARGV_TRUNC;
 	f->rec.len2 = (__u16)(pos - start);
 }

@@ -390,7 +390,6 @@ pod_sandbox_msg(struct imsg *imsg)
 			    (unsigned long long)gone.value);
 		/* The relay's own channel tells whether it ended well. */
 		pod.gone = 1;
-		pod_audit_end();
 		if (pod.proxy_sent) {
 			/* Its last net events come before its answer. */
 			proc_compose(PROC_PROXY, IMSG_PROXY_FORGET, POD_ID, -1,
@@ -410,11 +409,13 @@ pod_maybe_done(void)
 
 	if (!pod.gone || pod.iev.ev != NULL)
 		return;
-	/* The pod's last audit records are written first. */
-	if (pod.audit_on && !pod.audit_done)
-		return;
-	/* And the proxy's last events are in. */
+	/* The proxy's last events are in. */
 	if (pod.proxy_wait)
+		return;
+	/* Then the pod's last audit records (its net events among them)
+	 * are written. */
+	pod_audit_end();
+	if (pod.audit_on && !pod.audit_done)
 		return;
 	if (pod.failed_code != 0 && !pod.exited)
 		code = pod.failed_code;
@@ -625,8 +626,9 @@ pod_audit_msg(struct imsg *imsg)
 }
 
 /*
- * The pod is gone, so all its records are in the ring: auditd drains
- * it and says when it is done (or the run ends without, after a while).
+ * The pod is gone, so all its records are in the ring, and the proxy
+ * has sent its last net events: auditd drains the ring and says when it
+ * is done (or the run ends without, after a while).
  */
 static void
 pod_audit_end(void)
