@@ -648,10 +648,16 @@ step_spawn_worker(void)
 		(void)snprintf(size, sizeof(size), "%llu",
 		    (unsigned long long)r.sp.shm_size);
 		argv[argc++] = r.sp.runtime;
-		/* No package auto-install: a missing import is an error,
-		 * not a download into a cache. */
-		if (r.sp.worker == WORKER_BUN)
+		/*
+		 * No package auto-install: a missing import is an error,
+		 * not a download into a cache.  No bunfig.toml from the
+		 * working directory: its preload scripts would run before
+		 * the runtime's hooks.
+		 */
+		if (r.sp.worker == WORKER_BUN) {
 			argv[argc++] = "--no-install";
+			argv[argc++] = "--config=/dev/null";
+		}
 		argv[argc++] = r.sp.runtime_script;
 		argv[argc++] = r.sock;
 		argv[argc++] = r.shm_name;
