@@ -266,6 +266,22 @@ path_under(const char *path, const char *dir)
 	    (path[len] == '\0' || path[len] == '/');
 }
 
+/* Does the policy deny reading path (a --deny-read of it or above)? */
+static int
+read_denied(const char *path)
+{
+	const struct spawn_grant	*g;
+	size_t				 i;
+
+	for (i = 0; i < r.sp.ngrants; i++) {
+		g = &r.sp.grants[i];
+		if (g->action == PERM_DENY && g->kind == PERM_READ &&
+		    path_under(path, g->path))
+			return 1;
+	}
+	return 0;
+}
+
 /* Is path inside (or at) an allowed grant of the pod? */
 static int
 under_grant(const char *path)
@@ -406,8 +422,9 @@ step_plan(void)
 	/* The system's CA certificates and OpenSSL's configuration
 	 * (public): HTTPS through the proxy verifies as on the host. */
 	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
-		fsplan_add(&r.plan, FSOP_BIND, certs[i], certs[i], FSOP_RO |
-		    FSOP_NOEXEC | FSOP_OPTIONAL, 0, 0);
+		if (!read_denied(certs[i]))
+			fsplan_add(&r.plan, FSOP_BIND, certs[i], certs[i],
+			    FSOP_RO | FSOP_NOEXEC | FSOP_OPTIONAL, 0, 0);
 	if (r.protocol) {
 		/* The interpreter; Python's library directories.  Bun is one
 		 * static file (libc, libm, libpthread and libdl besides, in
