@@ -173,11 +173,12 @@ build/podshm.pc: worker/libpodshm/podshm.pc.in FORCE
 
 # --- the eBPF audit's programs (auditd/podaudit.bpf.c) ---------------------
 # vmlinux.h comes from the BTF of the kernel we build on (bpftool btf dump
-# file /sys/kernel/btf/vmlinux format c, into build/auditd/); the programs
-# use only its types (pt_regs, the raw tracepoints' arguments, task_struct
-# as an opaque pointer) without CO-RE field relocations, so libbpf never
-# parses the kernel's BTF at load time (the biggest part of a CO-RE
-# program's load).  The object is stripped of DWARF (llvm-strip -g) before
+# file /sys/kernel/btf/vmlinux format c, into build/auditd/); the program
+# uses its types (pt_regs, a few fields of task_struct, mm_struct and the
+# cgroup) without CO-RE field relocations, so libbpf never parses the
+# kernel's BTF at load time (the biggest part of a CO-RE program's load);
+# the loader checks those fields against the running kernel and refuses
+# one they do not match (rebuild on it).  The object is stripped of DWARF (llvm-strip -g) before
 # bpftool embeds it in the skeleton (build/auditd/podaudit.skel.h).
 BPF_CLANG	?= clang
 BPF_STRIP	?= llvm-strip

@@ -10,10 +10,11 @@
  * processes, and the pod's relay sets the pod up while the programs
  * load (about 9 ms here).
  *
- * The programs attach to raw tracepoints, by name (BPF_RAW_TRACEPOINT
- * links): no tracefs, so no mount namespace to mount it in, and no
- * CAP_SYS_ADMIN.
+ * The program attaches to the raw tracepoint sys_exit, by name (a
+ * BPF_RAW_TRACEPOINT link): no tracefs, so no mount namespace to mount
+ * it in, and no CAP_SYS_ADMIN.
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,7 +51,7 @@
 
 _Static_assert(AUDIT_NR_MAX == AUDIT_SYSCALLS_MAX, "syscall bitmap size");
 
-#define MAX_LINKS	4
+#define MAX_LINKS	2
 
 /* The syscalls with a full record, always audited. */
 static const char *const own[] = {
@@ -62,7 +63,6 @@ struct loaded {
 	struct podaudit	*skel;
 	int		 links[MAX_LINKS];
 	int		 nlinks;
-	uint32_t	 pod_level;
 };
 
 static char	 libbpf_err[200];
@@ -180,7 +180,6 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
 		    (unsigned long long)ring_size);
 		return -1;
 	}
-	ro->ring_size = ring_size;
 	ro->nr_open = seccomp_syscall_resolve_name("open");
 	ro->nr_creat = seccomp_syscall_resolve_name("creat");
 	ro->nr_openat = seccomp_syscall_resolve_name("openat");
@@ -189,8 +188,6 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
 	ro->nr_execveat = seccomp_syscall_resolve_name("execveat");
 	ro->nr_connect = seccomp_syscall_resolve_name("connect");
 	ro->nr_bind = seccomp_syscall_resolve_name("bind");
-	ro->nr_exit = seccomp_syscall_resolve_name("exit");
-	ro->nr_exit_group = seccomp_syscall_resolve_name("exit_group");
 	if (bpf_map__set_max_entries(skel->maps.ring, (uint32_t)ring_size) !=
 	    0) {
 		seterr(err, errlen, "setting the ring size", errno);
@@ -212,32 +209,77 @@ add_link(struct loaded *l, struct bpf_link *link)
 	return 0;
 }
 
+/*
+ * Where this process's argument and environment strings are, from
+ * /proc/self/stat (fields 48 to 51), for calibrate.
+ */
+static int
+self_mm(__u64 v[4])
+{
+	char	 buf[2048], *p;
+	ssize_t	 n;
+	int	 fd, field;
+
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* After the command's name, which may hold anything: field 3. */
+	if ((p = strrchr(buf, ')')) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (field = 3, p++; field < 48 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	    &v[3]) != 4) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 /* What the policy decides, then the programs attached. */
 static int
 do_attach(struct podaudit *skel, const struct audit_load *cfg,
     struct loaded *l, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, run);
+	__u64		 ctx[2] = { 0, 0 };
 	const char	*tp = "";
 	size_t		 i;
 	int		 nr;
 
 	memset(l, 0, sizeof(*l));
 	l->skel = skel;
-	/* The pods' level, seen from the kernel (podaudit.bpf.c). */
-	skel->data_cfg->calib_base = cfg->base_cgid;
-	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.calibrate),
+	/* The task's fields as the programs read them (podaudit.bpf.c). */
+	if (self_mm(skel->data_cfg->calib_mm) == -1) {
+		(void)snprintf(err, errlen, "/proc/self/stat: %s",
+		    strerror(errno));
+		return -1;
+	}
+	/* sys_exit, with a null pt_regs: calibrate (podaudit.bpf.c). */
+	run.ctx_in = ctx;
+	run.ctx_size_in = sizeof(ctx);
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sys_exit),
 	    &run) != 0) {
-		seterr(err, errlen, "calibrating the cgroup level", errno);
+		seterr(err, errlen, "checking the program", errno);
 		return -1;
 	}
-	if (run.retval != 0 || skel->data_cfg->pod_level == 0) {
-		(void)snprintf(err, errlen, "the pods' cgroup (id %llu) is "
-		    "not above this process", (unsigned long long)
-		    cfg->base_cgid);
+	if (skel->data_cfg->calib_bad != CALIB_DONE) {
+		(void)snprintf(err, errlen, "the kernel's structures are not "
+		    "those podrunner was built for (%s%s%s%s%s differ): rebuild "
+		    "it on this kernel", skel->data_cfg->calib_bad &
+		    CALIB_CGROUP ? " cgroup" : "", skel->data_cfg->calib_bad &
+		    CALIB_PID ? " pid" : "", skel->data_cfg->calib_bad &
+		    CALIB_UID ? " uid" : "", skel->data_cfg->calib_bad &
+		    CALIB_COMM ? " comm" : "", skel->data_cfg->calib_bad &
+		    CALIB_MM ? " mm" : "");
 		return -1;
 	}
-	l->pod_level = skel->data_cfg->pod_level;
 
 	/* What is audited: ours, and the policy's others. */
 	memcpy(skel->data_cfg->audited, cfg->generic,
@@ -247,14 +289,9 @@ do_attach(struct podaudit *skel, const struct audit_load *cfg,
 		    nr < AUDIT_NR_MAX)
 			skel->data_cfg->audited[nr / 64] |= 1ULL << (nr % 64);
 
-	/* Exit first: no entry is recorded that no exit completes. */
 	tp = "sys_exit";
 	if (add_link(l, bpf_program__attach_raw_tracepoint(
 	    skel->progs.sys_exit, tp)) == -1)
-		goto fail;
-	tp = "sys_enter";
-	if (add_link(l, bpf_program__attach_raw_tracepoint(
-	    skel->progs.sys_enter, tp)) == -1)
 		goto fail;
 	return 0;
  fail:
@@ -351,7 +388,8 @@ loader_main(int fd)
 	}
 	for (i = 0; i < l.nlinks; i++)
 		send_fd(&ib, IMSG_AUDIT_LINK, l.links[i], NULL, 0);
-	send_fd(&ib, IMSG_AUDIT_PODS, bpf_map__fd(skel->maps.pods), NULL, 0);
+	send_fd(&ib, IMSG_AUDIT_PODS, bpf_map__fd(skel->maps.data_pods), NULL,
+	    0);
 	memset(&ring, 0, sizeof(ring));
 	ring.size = AUDIT_RING_DEFAULT;
 	send_fd(&ib, IMSG_AUDIT_RING, bpf_map__fd(skel->maps.ring), &ring,
@@ -365,7 +403,6 @@ loader_main(int fd)
 	ready.load_us = (uint32_t)tload;
 	ready.attach_us = (uint32_t)(now_us() - t0);
 	ready.nlinks = (uint32_t)l.nlinks;
-	ready.pod_level = l.pod_level;
 	if (imsg_compose(&ib, IMSG_AUDIT_READY, 0, 0, -1, &ready,
 	    sizeof(ready)) == -1)
 		_exit(1);
@@ -377,17 +414,59 @@ loader_main(int fd)
 	_exit(0);
 }
 
-int
-audit_pod_add(int mapfd, uint64_t cgid, uint32_t pod)
+/*
+ * The pods' slots (struct audit_pods), mapped by the sandbox: not
+ * inherited by its children (MADV_DONTFORK), so a relay never has it.
+ */
+struct audit_pods *
+audit_pods_map(int fd)
 {
-	return bpf_map_update_elem(mapfd, &cgid, &pod, BPF_ANY) == 0 ? 0 : -1;
+	void	*m;
+
+	m = mmap(NULL, sizeof(struct audit_pods), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	(void)madvise(m, sizeof(struct audit_pods), MADV_DONTFORK);
+	return m;
 }
 
+/* The id last: a slot the programs see is complete. */
 int
-audit_pod_del(int mapfd, uint64_t cgid)
+audit_pod_add(struct audit_pods *ap, uint64_t cgid, uint32_t num)
 {
-	return bpf_map_delete_elem(mapfd, &cgid) == 0 || errno == ENOENT ?
-	    0 : -1;
+	uint32_t	i;
+
+	if (cgid == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < AUDIT_POD_SLOTS; i++)
+		if (__atomic_load_n(&ap->cgid[i], __ATOMIC_RELAXED) == 0)
+			break;
+	if (i == AUDIT_POD_SLOTS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	ap->num[i] = num;
+	__atomic_store_n(&ap->cgid[i], cgid, __ATOMIC_RELEASE);
+	if (ap->nslots < i + 1)
+		__atomic_store_n(&ap->nslots, i + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void
+audit_pod_del(struct audit_pods *ap, uint64_t cgid)
+{
+	uint32_t	i;
+
+	for (i = 0; i < AUDIT_POD_SLOTS; i++)
+		if (ap->cgid[i] == cgid)
+			__atomic_store_n(&ap->cgid[i], 0, __ATOMIC_RELEASE);
+	/* Fewer slots to look at, from the top. */
+	while (ap->nslots > 0 && ap->cgid[ap->nslots - 1] == 0)
+		__atomic_store_n(&ap->nslots, ap->nslots - 1,
+		    __ATOMIC_RELEASE);
 }
 
 /*
@@ -426,7 +505,6 @@ audit_probe(char *err, size_t errlen, double *ms)
 		t0 = now_us();
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.enabled = 1;
-		cfg.base_cgid = 1;
 		if (loader_prepare(res.err, sizeof(res.err)) == 0) {
 			if ((skel = podaudit__open()) == NULL)
 				seterr(res.err, sizeof(res.err),

@@ -23,9 +23,11 @@
  */
 int		 audit_loader_fork(pid_t *);
 
-/* The "pods" map, from the sandbox: a pod's cgroup in or out. */
-int		 audit_pod_add(int, uint64_t, uint32_t);
-int		 audit_pod_del(int, uint64_t);
+/* The pods' slots, from the sandbox: a pod's cgroup in or out. */
+struct audit_pods;
+struct audit_pods *audit_pods_map(int);
+int		 audit_pod_add(struct audit_pods *, uint64_t, uint32_t);
+void		 audit_pod_del(struct audit_pods *, uint64_t);
 
 /*
  * Load and attach in this process, for `podrunner check`: 0, or -1 and

@@ -126,8 +126,12 @@ aring_consume(struct aring *r, int (*cb)(void *, const void *, size_t),
 			hdr = (const uint32_t *)(const void *)
 			    (r->data + (cons & (r->size - 1)));
 			raw = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-			if (raw & ARING_BUSY_BIT)
-				return n;	/* still being written */
+			if (raw & ARING_BUSY_BIT) {
+				/* Still being written: what came before. */
+				__atomic_store_n(r->consumer, cons,
+				    __ATOMIC_RELEASE);
+				return n;
+			}
 			len = raw & ~ARING_DISCARD_BIT;
 			total = ((uint64_t)len + ARING_HDR_SZ + 7) & ~7ULL;
 			if (total > prod - cons)
@@ -140,14 +144,26 @@ aring_consume(struct aring *r, int (*cb)(void *, const void *, size_t),
 					 * across the end of the ring. */
 					memcpy(r->copy, (const uint8_t *)hdr +
 					    ARING_HDR_SZ, len);
-					if (cb(arg, r->copy, len) != 0)
-						return n;	/* kept */
+					if (cb(arg, r->copy, len) != 0) {
+						/* Kept for the next call. */
+						__atomic_store_n(r->consumer,
+						    cons, __ATOMIC_RELEASE);
+						return n;
+					}
 					n++;
 				}
 			}
 			cons += total;
-			__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+			/*
+			 * The position is shared with every producing CPU:
+			 * published every 64 KiB, not per record, so that
+			 * its cache line does not bounce for each.
+			 */
+			if ((cons & 0xffff) < total)
+				__atomic_store_n(r->consumer, cons,
+				    __ATOMIC_RELEASE);
 		}
+		__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
 	}
  corrupt:
 	r->corrupt++;

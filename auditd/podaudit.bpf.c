@@ -4,46 +4,61 @@
  * skeleton; loaded and attached by the sandbox's loader child
  * (auditload.c), which also sets the configuration below.
  *
- * Two programs on the raw syscall tracepoints, sys_enter and sys_exit.
- * Not the per-syscall tracepoints (syscalls/sys_enter_openat, ...):
- * detaching each of those waits for RCU grace periods (about 35 ms
- * apiece here, half a second for the set, at the end of every run),
- * while a raw tracepoint detaches at once.  The price is that
- * sys_enter runs for every syscall of every process; its first test,
- * a bitmap of the audited syscalls, costs a load and a branch.
+ * One program, on the raw sys_exit tracepoint: a record is made when
+ * the syscall returns, from its arguments (the registers at entry,
+ * which the kernel keeps in pt_regs), the user memory they point to and
+ * the result.  Why not sys_enter too, or the per-syscall tracepoints
+ * (syscalls/sys_enter_openat, ...), measured here on a 2-CPU VM with
+ * the SRSO and retpoline mitigations, for a loop of openat + close of
+ * a host process:
+ *   - any program on a syscall tracepoint sends every syscall of every
+ *     process through the slow path and a BPF dispatch: an empty program
+ *     on sys_exit alone costs 1.09x, on sys_enter and sys_exit 1.19x,
+ *     and empty programs on sys_{enter,exit}_openat 1.25x;
+ *   - detaching a per-syscall tracepoint waits for RCU grace periods
+ *     (35 ms each, half a second for eight pairs, at every run's end);
+ *     a raw tracepoint detaches at once;
+ *   - each helper call costs 60-100 ns (the mitigations' return
+ *     thunks), and entry plus exit needs two more of them (per-thread
+ *     storage) per record.
+ * The price: user memory (a path, a sockaddr, argv) is read when the
+ * syscall returns, not when it starts, so a thread of the worker could
+ * rewrite it in between and make the record differ from what the
+ * kernel read; the result (ret) is the kernel's either way.  A
+ * successful execve has replaced the memory its arguments were in: its
+ * path and argv are read from the new image instead (the file name the
+ * kernel put above the environment strings, the argument strings
+ * between mm->arg_start and arg_end).  exit and exit_group do not
+ * return, and are never recorded; neither is a syscall that the pod's
+ * seccomp filter refuses (it never runs).
  *
- * Then the filter, before any other work: the id of the calling
- * task's cgroup v2 ancestor at the pods' level
- * (bpf_get_current_ancestor_cgroup_id(pod_level)) is looked up in the
- * map "pods" (cgroup id -> pod number), which the sandbox fills when it
- * creates a pod's cgroup and empties when the pod is gone.  A task of
- * no pod returns there.  Being a cgroup, the filter follows fork
- * without a race: a child is in its parent's cgroup from its first
- * instruction.
+ * The filter comes first, before any other work: the calling task's
+ * cgroup v2 id is compared with the pods' (.data.pods, struct
+ * audit_pods: the sandbox writes a pod's id when it creates the pod's
+ * cgroup and clears it when the pod is gone).  A task of no pod returns
+ * there.  Being a cgroup, the filter follows fork without a race: a
+ * child is in its parent's cgroup from its first instruction.  A pod's
+ * processes are in the pod's cgroup itself, never below it (nothing is
+ * delegated to the pod, which has no cgroup file system), so the task's
+ * own cgroup is the one to compare, not an ancestor.  The id is read by
+ * walking the task's structures (current->cgroups->dfl_cgrp->kn->id)
+ * and the pods by a few loads, not with bpf_get_current_cgroup_id() and
+ * a hash map: no helper call for the syscalls of the host.  Then the
+ * syscall's number against the bitmap of audited ones.
  *
- * Entry and exit are paired through per-thread storage (task storage:
- * no hashing, no copy of the record).  The entry program reads the
- * user memory (paths, argv, sockaddr) while it is there (for execve the
- * old image is gone at exit) and builds the record in place.  Only a
- * task that passed the filter has such storage, so at exit the lookup
- * of the storage is the filter (a task of no pod has none, and the
- * lookup ends at a NULL pointer).  The exit program adds the result
- * and the time and outputs the record with bpf_ringbuf_output(), at its
- * real length.  Wake-ups are batched (BPF_RB_NO_WAKEUP) unless the ring
- * is filling up: auditd also drains on a short timer.  A record the
- * ring has no room for is counted in counters.lost, never dropped
- * silently.
+ * A record is built in a per-CPU buffer (the program runs with
+ * preemption off, and the kernel never runs it twice at once on a CPU)
+ * and output with bpf_ringbuf_output() at its real length.  Wake-ups
+ * are batched: auditd drains on a timer and is woken every 1024th
+ * record of a CPU.  A record the ring has no room for is counted in
+ * counters.lost, never dropped silently.
  *
- * The open, creat, openat, openat2, execve, execveat, connect and bind
- * syscalls get full records; any other syscall of the policy's
- * audit.events its number and result.  A syscall that the pod's
- * seccomp filter refuses never reaches sys_enter, and is not recorded.
- *
- * No CO-RE relocations: the kernel structures read are pt_regs (the
- * syscall's arguments, copied with bpf_probe_read_kernel) and the
- * raw tracepoints' arguments, both fixed per architecture, so libbpf
- * need not parse the kernel's BTF at load time, which would be most of
- * the load.
+ * No CO-RE relocations, so that libbpf need not parse the kernel's BTF
+ * at load time, which would be most of the load: pt_regs is fixed per
+ * architecture, and the task's fields read (with the offsets of the
+ * build's vmlinux.h) are checked once by calibrate, against the helpers
+ * and the loader's own /proc/self/stat; the loader refuses a kernel that
+ * disagrees.
  */
 #define BPF_NO_PRESERVE_ACCESS_INDEX
 #include "vmlinux.h"
@@ -53,104 +68,104 @@
 
 #include "podaudit.h"
 
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(r)	((long)(r)->orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(r)	((long)(r)->syscallno)
+#else
+#error "the syscall number's register of this architecture"
+#endif
+
 /* Set by the loader before load (frozen afterwards). */
-const volatile __u64	ring_size = 1;
 const volatile __s32	nr_open = -1, nr_creat = -1, nr_openat = -1,
 			nr_openat2 = -1, nr_execve = -1, nr_execveat = -1,
-			nr_connect = -1, nr_bind = -1, nr_exit = -1,
-			nr_exit_group = -1;
+			nr_connect = -1, nr_bind = -1;
 
 /*
- * Set by the loader after load, before attach: the level of the pods'
- * cgroups (found by calibrate below) and the audited syscalls.  A map
- * of their own that only the loader ever holds: auditd gets the .bss
- * (the counters), whose fd it could mmap writable.
+ * Set by the loader after load, before attach: the audited syscalls;
+ * what calibrate compares and what it found.  A map that only the
+ * loader ever holds: auditd gets the .bss (the counters), whose fd it
+ * could mmap writable, the sandbox .data.pods.
  */
-__u32			pod_level SEC(".data.cfg") = 0;
 __u64			audited[AUDIT_NR_MAX / 64] SEC(".data.cfg");
-/* Set by the loader for calibrate only. */
-__u64			calib_base SEC(".data.cfg") = 0;
+__u64			calib_mm[4] SEC(".data.cfg");	/* arg_start, arg_end,
+							 * env_start, env_end */
+__u32			calib_bad SEC(".data.cfg") = 0;
+/* Records per CPU, for the wake-ups. */
+__u32			wake_ctr[64] SEC(".data.cfg");
+
+/* The pods (podaudit.h), written by the sandbox. */
+struct audit_pods	pods SEC(".data.pods");
 
 /* The counters auditd reads: the only member of .bss. */
 struct audit_counters	counters;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);		/* cgroup v2 id */
-	__type(value, __u32);		/* pod number */
-} pods SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024);	/* the loader sets it */
 } ring SEC(".maps");
 
-/* A thread's syscall in flight: the record, then its data. */
-struct inflight {
+/* The record being made: header, then its data; argv's pointers. */
+struct scratch {
 	struct arec	rec;
 	__u8		data[AREC_DATA_MAX];
-	__u32		active;		/* syscall number + 1, 0: none */
 	__u32		got;		/* exec: argv pointers read */
-	__u64		argvp[AREC_ARGS_MAX];	/* exec: the argv pointers */
+	__u32		pad;
+	__u64		argvp[AREC_ARGS_MAX];
+	/* The registers, here rather than on the stack: the verifier
+	 * does not track map memory, and keeps fewer, smaller states. */
+	struct pt_regs	regs;
+	__u64		how[2];		/* openat2's open_how; exec's path
+					 * and argv */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
 
 #define AT_FDCWD	(-100)
 #define O_WRONLY	01
 #define O_CREAT		0100
 #define O_TRUNC		01000
 
-/* The filter, then the thread's record, reset for syscall nr. */
-static __always_inline struct inflight *
-begin(long nr, __u8 kind)
+/* The task's cgroup v2 id, without a helper call. */
+static __always_inline __u64
+task_cgid(struct task_struct *t)
 {
-	struct inflight	*f;
-	__u64		 cgid, id;
-	__u32		*pod;
+	return t->cgroups->dfl_cgrp->kn->id;
+}
 
-	cgid = bpf_get_current_ancestor_cgroup_id(pod_level);
-	pod = bpf_map_lookup_elem(&pods, &cgid);
-	if (pod == NULL)
-		return NULL;
-	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-	    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (f == NULL) {
-		__sync_fetch_and_add(&counters.nostore, 1);
-		return NULL;
-	}
-	id = bpf_get_current_pid_tgid();
-	f->rec.pod = *pod;
-	f->rec.pid = id >> 32;
-	f->rec.tid = (__u32)id;
-	id = bpf_get_current_uid_gid();
-	f->rec.uid = (__u32)id;
-	f->rec.gid = id >> 32;
-	f->rec.nr = (__u16)nr;
-	f->rec.kind = kind;
-	f->rec.flags = 0;
-	f->rec.a0 = f->rec.a1 = f->rec.a2 = 0;
-	f->rec.len1 = f->rec.len2 = 0;
-	bpf_get_current_comm(f->rec.comm, sizeof(f->rec.comm));
-	f->active = (__u32)nr + 1;
-	return f;
+/*
+ * The pod number of the current task, or 0 (the parent never numbers a
+ * pod 0).  A number read from the map, not the slot's index, leaves
+ * the loop: one unknown value to the verifier, not 64 constants that
+ * it would each follow through the rest of the program.
+ */
+static __always_inline __u32
+pod_of(struct task_struct *t)
+{
+	__u64	id = task_cgid(t);
+	__u32	n = pods.nslots, i;
+
+	for (i = 0; i < AUDIT_POD_SLOTS && i < n; i++)
+		if (pods.cgid[i] == id)
+			return pods.num[i];
+	return 0;
 }
 
 /* A user string into data at 0; its length without the NUL. */
 static __always_inline void
-read_path(struct inflight *f, const char *up)
+read_path(struct scratch *f, const char *up)
 {
 	long	n;
 
 	n = bpf_probe_read_user_str(f->data, AREC_PATH_MAX, up);
 	if (n <= 0) {
 		f->rec.flags |= AREC_F_FAULT;
+		f->data[0] = '\0';
 		n = 1;
 	} else if (n == AREC_PATH_MAX)
 		f->rec.flags |= AREC_F_PATH_TRUNC;
@@ -158,15 +173,15 @@ read_path(struct inflight *f, const char *up)
 }
 
 /*
- * The argument pointers are read in one go, not one by one: a loop
- * with a helper call and an exit per pointer is what made the
- * verifier slow (5 ms).  The kernel itself read argv up to its NULL,
- * so (n + 1) pointers are mapped; if the whole block is not, fewer are
- * tried (a failed read leaves zeros: the loop ends there, and does not
- * depend on which read worked, which keeps the verifier's states few).
+ * argv by its pointers (an exec that failed: the caller's memory is
+ * still there).  The pointers are read in one go, not one by one (a
+ * helper call and an exit per pointer made the verifier slow); the
+ * kernel itself read argv up to its NULL, so (n + 1) pointers are
+ * mapped, and if the whole block is not, fewer are tried.  A failed
+ * read leaves zeros, where the loop ends.
  */
 static __always_inline void
-read_argv(struct inflight *f, const char *const *argv)
+read_argv(struct scratch *f, const char *const *argv)
 {
 	__u32	pos, start, i;
 	long	n;
@@ -215,11 +230,49 @@ read_argv(struct inflight *f, const char *const *argv)
 	f->rec.len2 = (__u16)(pos - start);
 }
 
+/*
+ * A successful exec: its memory is the new image's.  The file name the
+ * kernel ran is the string right above the environment strings (it was
+ * copied first, at the top of the stack), the arguments are the strings
+ * from mm->arg_start to arg_end, NUL-separated as the record wants them.
+ */
+static __always_inline void
+read_new_image(struct scratch *f, struct task_struct *t)
+{
+	struct mm_struct	*mm = t->mm;
+	__u64			 start, end, envend;
+	__u32			 pos, n;
+
+	start = mm->arg_start;
+	end = mm->arg_end;
+	envend = mm->env_end;
+	read_path(f, (const char *)envend);
+	pos = f->rec.len1 + 1;
+	n = end > start ? (__u32)(end - start) : 0;
+	if (n > AREC_ARGV_MAX) {
+		n = AREC_ARGV_MAX;
+		f->rec.flags |= AREC_F_ARGV_TRUNC;
+	}
+	barrier_var(pos);
+	pos &= 1023;
+	barrier_var(n);
+	n &= 2047;
+	if (n == 0 || n > AREC_ARGV_MAX ||
+	    bpf_probe_read_user(&f->data[pos], n, (const void *)start) != 0) {
+		f->rec.flags |= AREC_F_FAULT;
+		return;
+	}
+	/* The last argument ends with a NUL, even cut short. */
+	f->data[(pos + n - 1) & AREC_POS_MASK] = '\0';
+	f->rec.len2 = (__u16)n;
+}
+
 /* The record out, at its real length. */
 static __always_inline void
-emit(struct inflight *f)
+emit(struct scratch *f)
 {
 	__u64	len, flags;
+	__u32	cpu, c;
 
 	f->rec.ts = bpf_ktime_get_ns();
 	len = (__u64)f->rec.len1 + f->rec.len2;
@@ -229,25 +282,83 @@ emit(struct inflight *f)
 	if (len > AREC_DATA_MAX)
 		len = AREC_DATA_MAX;
 	len += sizeof(struct arec);
-	/* Batched wake-ups; a prompt one when the ring fills up. */
-	flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) > ring_size / 8)
-		flags = BPF_RB_FORCE_WAKEUP;
+	/*
+	 * Batched wake-ups: auditd drains on a timer, and is woken by
+	 * every 1024th record of a CPU (about 100 KiB, far less than the
+	 * ring), not by each (each would queue an irq_work and wake it).
+	 * bpf_get_smp_processor_id() is inlined by the verifier; no
+	 * helper asks the ring how full it is (one more call per record).
+	 */
+	cpu = bpf_get_smp_processor_id() & 63;
+	c = ++wake_ctr[cpu];
+	flags = (c & 1023) == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&ring, f, len, flags) != 0)
 		__sync_fetch_and_add(&counters.lost, 1);
 }
 
-SEC("raw_tp/sys_enter")
-int
-sys_enter(struct bpf_raw_tracepoint_args *ctx)
+/*
+ * Run once by the loader (BPF_PROG_TEST_RUN of sys_exit with a null
+ * pt_regs, which a syscall never has, in the loader's own context):
+ * what sys_exit reads from the task's structures, with the offsets of
+ * the build's vmlinux.h, must be what the helpers say, and the loader's
+ * /proc/self/stat for its mm (calib_mm).  Anything else: the kernel is
+ * not the one podrunner was built for.  Part of sys_exit, not a program
+ * of its own: the verifier's walks of the kernel's types cost
+ * milliseconds per program.
+ */
+static __noinline int
+calibrate(struct task_struct *t)
 {
-	struct inflight	*f;
-	struct pt_regs	 regs;
-	long		 nr = (long)ctx->args[1];
-	__u64		 bit, how[2];
-	__u8		 kind;
+	const struct cred	*cred = t->cred;
+	struct mm_struct	*mm = t->mm;
+	char			 comm[16];
+	__u64			 id;
+	__u32			 bad = 0, i;
 
-	/* Every syscall of the host comes here: the bitmap first. */
+	if (task_cgid(t) != bpf_get_current_cgroup_id())
+		bad |= CALIB_CGROUP;
+	id = bpf_get_current_pid_tgid();
+	if (t->tgid != (int)(id >> 32) || t->pid != (int)(__u32)id)
+		bad |= CALIB_PID;
+	id = bpf_get_current_uid_gid();
+	if (cred->uid.val != (__u32)id || cred->gid.val != (__u32)(id >> 32))
+		bad |= CALIB_UID;
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (i = 0; i < sizeof(comm); i++)
+		if (comm[i] != t->comm[i])
+			bad |= CALIB_COMM;
+	if (mm->arg_start != calib_mm[0] || mm->arg_end != calib_mm[1] ||
+	    mm->env_start != calib_mm[2] || mm->env_end != calib_mm[3])
+		bad |= CALIB_MM;
+	calib_bad = bad | CALIB_DONE;
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int
+sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct	*t = bpf_get_current_task_btf();
+	const struct cred	*cred;
+	struct scratch		*f;
+	struct pt_regs		*regs;
+	__u64			 bit;
+	__u32			 pod, zero = 0, n;
+	long			 nr, ret = (long)ctx->args[1];
+	__u8			 kind;
+
+	if (ctx->args[0] == 0)
+		return calibrate(t);
+	/* Every syscall of the host comes here: the filter first. */
+	if ((pod = pod_of(t)) == 0)
+		return 0;
+	if ((f = bpf_map_lookup_elem(&scratch, &zero)) == NULL)
+		return 0;
+	regs = &f->regs;
+	if (bpf_probe_read_kernel(regs, sizeof(*regs),
+	    (void *)ctx->args[0]) != 0)
+		return 0;
+	nr = SYSCALL_NR(regs);
 	if (nr < 0 || nr >= AUDIT_NR_MAX)
 		return 0;
 	bit = (__u64)nr;
@@ -255,6 +366,14 @@ sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	    (1ULL << (bit & 63))) == 0)
 		return 0;
 
+	/* Who, before any branch: the verifier walks kernel types once. */
+	f->rec.pod = pod;
+	f->rec.pid = t->tgid;
+	f->rec.tid = t->pid;
+	cred = t->cred;
+	f->rec.uid = cred->uid.val;
+	f->rec.gid = cred->gid.val;
+	__builtin_memcpy(f->rec.comm, t->comm, sizeof(f->rec.comm));
 	if (nr == nr_open || nr == nr_creat || nr == nr_openat ||
 	    nr == nr_openat2)
 		kind = AREC_OPEN;
@@ -266,109 +385,73 @@ sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		kind = AREC_BIND;
 	else
 		kind = AREC_SYSCALL;
-	if ((f = begin(nr, kind)) == NULL)
-		return 0;
+	f->rec.nr = (__u16)nr;
+	f->rec.kind = kind;
+	f->rec.flags = 0;
+	f->rec.ret = ret;
+	f->rec.a0 = f->rec.a1 = f->rec.a2 = 0;
+	f->rec.len1 = f->rec.len2 = 0;
 
-	if (kind == AREC_SYSCALL) {
-		/* These do not return: their record goes out now. */
-		if (nr == nr_exit || nr == nr_exit_group) {
-			f->active = 0;
-			emit(f);
-		}
-		return 0;
-	}
-	if (bpf_probe_read_kernel(&regs, sizeof(regs),
-	    (void *)ctx->args[0]) != 0) {
-		f->rec.flags |= AREC_F_FAULT;
-		return 0;
-	}
 	if (nr == nr_open || nr == nr_creat) {
 		f->rec.a0 = AT_FDCWD;
 		if (nr == nr_creat) {
 			f->rec.a1 = O_CREAT | O_WRONLY | O_TRUNC;
-			f->rec.a2 = (__u32)PT_REGS_PARM2_SYSCALL(&regs);
+			f->rec.a2 = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 		} else {
-			f->rec.a1 = (__u32)PT_REGS_PARM2_SYSCALL(&regs);
-			f->rec.a2 = (__u32)PT_REGS_PARM3_SYSCALL(&regs);
+			f->rec.a1 = (__u32)PT_REGS_PARM2_SYSCALL(regs);
+			f->rec.a2 = (__u32)PT_REGS_PARM3_SYSCALL(regs);
 		}
-		read_path(f, (const char *)PT_REGS_PARM1_SYSCALL(&regs));
+		read_path(f, (const char *)PT_REGS_PARM1_SYSCALL(regs));
 	} else if (kind == AREC_OPEN) {
-		f->rec.a0 = (__s32)PT_REGS_PARM1_SYSCALL(&regs);
+		f->rec.a0 = (__s32)PT_REGS_PARM1_SYSCALL(regs);
 		if (nr == nr_openat) {
-			f->rec.a1 = (__u32)PT_REGS_PARM3_SYSCALL(&regs);
-			f->rec.a2 = (__u32)PT_REGS_PARM4_SYSCALL(&regs);
-		} else if (bpf_probe_read_user(how, sizeof(how),
-		    (void *)PT_REGS_PARM3_SYSCALL(&regs)) == 0) {
+			f->rec.a1 = (__u32)PT_REGS_PARM3_SYSCALL(regs);
+			f->rec.a2 = (__u32)PT_REGS_PARM4_SYSCALL(regs);
+		} else if (bpf_probe_read_user(f->how, sizeof(f->how),
+		    (void *)PT_REGS_PARM3_SYSCALL(regs)) == 0) {
 			/* openat2: struct open_how { flags, mode, ... } */
-			f->rec.a1 = (__u32)how[0];
-			f->rec.a2 = (__u32)how[1];
+			f->rec.a1 = (__u32)f->how[0];
+			f->rec.a2 = (__u32)f->how[1];
 		} else
 			f->rec.flags |= AREC_F_FAULT;
-		read_path(f, (const char *)PT_REGS_PARM2_SYSCALL(&regs));
-	} else if (nr == nr_execve) {
+		read_path(f, (const char *)PT_REGS_PARM2_SYSCALL(regs));
+	} else if (kind == AREC_EXEC && ret == 0) {
+		/* The registers were reset for the new image too. */
 		f->rec.a0 = AT_FDCWD;
-		read_path(f, (const char *)PT_REGS_PARM1_SYSCALL(&regs));
-		read_argv(f, (const char *const *)PT_REGS_PARM2_SYSCALL(&regs));
+		read_new_image(f, t);
 	} else if (kind == AREC_EXEC) {
-		f->rec.a0 = (__s32)PT_REGS_PARM1_SYSCALL(&regs);
-		f->rec.a2 = (__u32)PT_REGS_PARM5_SYSCALL(&regs);
-		read_path(f, (const char *)PT_REGS_PARM2_SYSCALL(&regs));
-		read_argv(f, (const char *const *)PT_REGS_PARM3_SYSCALL(&regs));
-	} else {
+		/* Failed: execve(path, argv, envp) or execveat(dirfd,
+		 * path, argv, envp, flags); one read_argv (each copy of it
+		 * costs the verifier). */
+		if (nr == nr_execve) {
+			f->rec.a0 = AT_FDCWD;
+			f->how[0] = PT_REGS_PARM1_SYSCALL(regs);
+			f->how[1] = PT_REGS_PARM2_SYSCALL(regs);
+		} else {
+			f->rec.a0 = (__s32)PT_REGS_PARM1_SYSCALL(regs);
+			f->rec.a2 = (__u32)PT_REGS_PARM5_SYSCALL(regs);
+			f->how[0] = PT_REGS_PARM2_SYSCALL(regs);
+			f->how[1] = PT_REGS_PARM3_SYSCALL(regs);
+		}
+		read_path(f, (const char *)f->how[0]);
+		read_argv(f, (const char *const *)f->how[1]);
+	} else if (kind != AREC_SYSCALL) {
 		/* connect, bind (fd, sockaddr, len) */
-		__u32	n = (__u32)PT_REGS_PARM3_SYSCALL(&regs);
-
-		f->rec.a0 = (__s32)PT_REGS_PARM1_SYSCALL(&regs);
+		n = (__u32)PT_REGS_PARM3_SYSCALL(regs);
+		f->rec.a0 = (__s32)PT_REGS_PARM1_SYSCALL(regs);
 		if (n > AREC_ADDR_MAX)
 			n = AREC_ADDR_MAX;
 		barrier_var(n);
 		n &= 127;
 		if (bpf_probe_read_user(f->data, n,
-		    (void *)PT_REGS_PARM2_SYSCALL(&regs)) != 0) {
+		    (void *)PT_REGS_PARM2_SYSCALL(regs)) != 0) {
 			f->rec.flags |= AREC_F_FAULT;
 			n = 0;
 		}
 		f->rec.len1 = (__u16)n;
 	}
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int
-sys_exit(struct bpf_raw_tracepoint_args *ctx)
-{
-	struct inflight	*f;
-
-	/* Only a pod's task has the storage: this is the filter. */
-	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-	if (f == NULL || f->active == 0)
-		return 0;
-	f->active = 0;
-	f->rec.ret = (__s64)ctx->args[1];
 	emit(f);
 	return 0;
-}
-
-/*
- * Run once by the loader (BPF_PROG_TEST_RUN, in the loader's own
- * context): the absolute level of calib_base (the cgroup the pods'
- * "podrunner" directory is in) among the loader's ancestors.  Pods are
- * two levels below.  /proc/self/cgroup cannot tell: in a cgroup
- * namespace it shows paths relative to the namespace's root.
- */
-SEC("raw_tp")
-int
-calibrate(void *ctx)
-{
-	__u32	l;
-
-	(void)ctx;
-	for (l = 0; l < 64; l++)
-		if (bpf_get_current_ancestor_cgroup_id(l) == calib_base) {
-			pod_level = l + 2;
-			return 0;
-		}
-	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -32,7 +32,7 @@
 #define AREC_PATH_MAX	512		/* path bytes, NUL included */
 #define AREC_ARG_MAX	256		/* one argument, NUL included */
 #define AREC_ARGV_MAX	1024		/* argv bytes before we stop */
-#define AREC_ARGS_MAX	32		/* arguments before we stop */
+#define AREC_ARGS_MAX	8		/* arguments before we stop */
 #define AREC_ADDR_MAX	112		/* sockaddr bytes (sockaddr_un) */
 /*
  * The data area: the path, then argument strings written at a running
@@ -66,11 +66,35 @@ struct arec {
 				 * after the path's NUL */
 };
 
+/*
+ * The pods whose processes are audited (the programs' .data.pods, which
+ * the sandbox maps and writes): a slot holds a pod's cgroup v2 id and
+ * its number; an id of 0 is a free slot; only the first nslots are
+ * looked at.  A slot is filled number first, id last, and emptied by
+ * its id.
+ */
+#define AUDIT_POD_SLOTS	64
+
+struct audit_pods {
+	__u64	cgid[AUDIT_POD_SLOTS];
+	__u32	num[AUDIT_POD_SLOTS];
+	__u32	nslots;
+	__u32	pad;
+};
+
 /* Counters the programs keep in their .bss (read by auditd, mmap). */
 struct audit_counters {
 	__u64	lost;		/* records the ring had no room for */
-	__u64	nostore;	/* entries without per-thread storage */
+	__u64	spare;
 };
+
+/* What calibrate (podaudit.bpf.c) found wrong, in .data.cfg. */
+#define CALIB_CGROUP	0x01	/* the cgroup id read from the task */
+#define CALIB_PID	0x02
+#define CALIB_UID	0x04
+#define CALIB_COMM	0x08
+#define CALIB_MM	0x10	/* arg_start, arg_end, env_start, env_end */
+#define CALIB_DONE	0x80	/* it ran */
 
 /* The BPF object's .bss, as the skeleton lays it out. */
 #define AUDIT_BSS_COUNTERS_OFF	0

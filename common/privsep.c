@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/bpf.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -220,8 +219,8 @@ static const int spawner_denied[] = {
 	SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex), SCMP_SYS(quotactl),
 	SCMP_SYS(syslog), SCMP_SYS(vhangup), SCMP_SYS(iopl),
 	SCMP_SYS(ioperm), SCMP_SYS(uselib), SCMP_SYS(lookup_dcookie),
-	/* kernel attack surface no worker needs (bpf: below) */
-	SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
+	/* kernel attack surface no worker needs */
+	SCMP_SYS(bpf), SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
 	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
 	SCMP_SYS(io_uring_register), SCMP_SYS(keyctl), SCMP_SYS(add_key),
 	SCMP_SYS(request_key),
@@ -244,17 +243,6 @@ priv_seccomp_spawner(void)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    spawner_denied[i], 0)) != 0)
 			fatalx("sandbox: seccomp_rule_add: %s", strerror(-rc));
-	/*
-	 * bpf: only what the sandbox does with the audit's map of pod
-	 * cgroups, an element in (BPF_MAP_UPDATE_ELEM) and out
-	 * (BPF_MAP_DELETE_ELEM), adjacent commands; nothing else, and no
-	 * capability for it either.  The pod's own filter denies bpf.
-	 */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(bpf),
-	    1, SCMP_A0(SCMP_CMP_LT, BPF_MAP_UPDATE_ELEM))) != 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(bpf),
-	    1, SCMP_A0(SCMP_CMP_GT, BPF_MAP_DELETE_ELEM))) != 0)
-		fatalx("sandbox: seccomp_rule_add: %s", strerror(-rc));
 	/* The 32-bit entry point bypasses a filter written for 64 bits. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) != 0)

@@ -110,8 +110,9 @@ enum imsg_type {
 	 *	loading them; enabled 0: exit without attaching them).
 	 *  LINK: loader -> sandbox, fd: an attached program; the sandbox
 	 *	holds it for as long as it runs (closing it detaches).
-	 *  PODS: loader -> sandbox, fd: the map of pod cgroups (cgroup v2
-	 *	id -> pod number) the programs filter by.
+	 *  PODS: loader -> sandbox, fd: the programs' .data.pods map
+	 *	(struct audit_pods: the pods' cgroup v2 ids and numbers they
+	 *	filter by), which the sandbox maps and writes.
 	 *  RING: loader -> sandbox -> parent -> auditd, fd: the BPF ring
 	 *	buffer map, struct audit_ring.
 	 *  COUNTERS: loader -> sandbox -> parent -> auditd, fd: the
@@ -289,7 +290,6 @@ enum spawn_fd {
 struct audit_load {
 	uint32_t	enabled;
 	uint32_t	pad;
-	uint64_t	base_cgid;	/* cgroup v2 id above the pods' parent */
 	uint64_t	generic[AUDIT_SYSCALLS_MAX / 64];	/* other syscalls */
 };
 
@@ -309,7 +309,7 @@ struct audit_ready {
 	uint32_t	load_us;	/* start to loaded (before the policy) */
 	uint32_t	attach_us;	/* policy to attached */
 	uint32_t	nlinks;
-	uint32_t	pod_level;	/* cgroup level of the pods */
+	uint32_t	pad;
 };
 
 /* IMSG_AUDIT_DONE */

@@ -214,8 +214,7 @@ check_main(int json)
 	p[n].ok = audit_probe(err, sizeof(err), &ms) == 0;
 	if (p[n].ok)
 		(void)snprintf(p[n].detail, sizeof(p[n].detail), "the audit's "
-		    "programs loaded and attached to the syscall tracepoints "
-		    "in %.1f ms", ms);
+		    "program loaded and attached to sys_exit in %.1f ms", ms);
 	else
 		(void)snprintf(p[n].detail, sizeof(p[n].detail), "%s", err);
 	p[n++].degrades = "the eBPF audit trail (a policy with "

@@ -1229,17 +1229,6 @@ pod_cgroup_id(const struct pod_cgroup *p)
 	return p == NULL ? 0 : p->cgid;
 }
 
-uint64_t
-pod_cgroup_base_id(void)
-{
-	struct stat	st;
-
-	if (cg.v2 == -1 || cg.h[cg.v2].basefd == -1 ||
-	    fstat(cg.h[cg.v2].basefd, &st) == -1)
-		return 0;
-	return (uint64_t)st.st_ino;
-}
-
 int
 pod_cgroup_fd(const struct pod_cgroup *p)
 {

@@ -157,9 +157,6 @@ struct pod_cgroup *pod_cgroup_create(const char *, const struct pod_limits *,
 int		 pod_cgroup_attach(struct pod_cgroup *, pid_t);
 pid_t		 pod_cgroup_warm(void);
 uint64_t	 pod_cgroup_id(const struct pod_cgroup *);	/* 0: no v2 */
-/* The v2 cgroup the pods' "podrunner" parent is in (BPF's filter
- * finds the pods' level from it); 0: no v2. */
-uint64_t	 pod_cgroup_base_id(void);
 /* The v2 pod directory (O_CLOEXEC; do not close), -1 without v2. */
 int		 pod_cgroup_fd(const struct pod_cgroup *);
 int		 pod_cgroup_kill(struct pod_cgroup *);

@@ -4,6 +4,7 @@
  * that only its relay children use.  For each pod it allocates a worker
  * uid, starts a relay (fork + re-exec) and cleans up after it.
  */
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -29,6 +30,7 @@
 
 #include "auditload.h"
 #include "child.h"
+#include "podaudit.h"
 #include "podcgroup.h"
 #include "policy.h"
 #include "privsep.h"
@@ -80,20 +82,21 @@ static char		 cgroup_error[256];	/* "": cgroups usable */
 
 /*
  * The eBPF audit: the loader child (auditload.c) forked at our start,
- * then what it leaves us: the attached programs' links (closing them
- * detaches) and the map of pod cgroups.  A pod is released only once
- * the loader has reported, so that none runs before its syscalls can
- * be recorded.
+ * then what it leaves us: the attached program's link (closing it
+ * detaches) and the pods' slots (struct audit_pods, mapped here: with a
+ * pod's cgroup id in, the program records its processes; no bpf()
+ * call, no capability).  A pod is released only once the loader has
+ * reported, so that none runs before its syscalls can be recorded.
  */
-#define AUDIT_MAX_LINKS	32
+#define AUDIT_MAX_LINKS	4
 static struct {
 	enum { AUDIT_PENDING, AUDIT_ON, AUDIT_OFF } state;
 	struct imsgev	 loader;
 	int		 links[AUDIT_MAX_LINKS];
 	int		 nlinks;
-	int		 podsfd;
+	struct audit_pods *pods;	/* the programs' pods, mapped */
 	char		 why[512];	/* AUDIT_OFF: why, "" if disabled */
-} audit = { .state = AUDIT_PENDING, .podsfd = -1 };
+} audit = { .state = AUDIT_PENDING };
 static int		 audit_fd = -1;	/* the loader's channel, until init */
 
 /*
@@ -648,9 +651,8 @@ pod_gone(struct pod *p)
 	}
 	/* No process of the pod's uid survives the release of that uid. */
 	pod_kill(p);
-	if (p->audit_cgid != 0 && audit_pod_del(audit.podsfd,
-	    p->audit_cgid) == -1)
-		log_warn("pod %s: out of the audit's map", p->podid);
+	if (p->audit_cgid != 0 && audit.pods != NULL)
+		audit_pod_del(audit.pods, p->audit_cgid);
 	if (p->cg != NULL && pod_cgroup_destroy(p->cg) == -1)
 		log_warnx("pod %s: a cgroup directory is left for the next "
 		    "start", p->podid);
@@ -735,7 +737,7 @@ pod_release(struct pod *p, pid_t pid)
 		if (p->cg == NULL || (cgid = pod_cgroup_id(p->cg)) == 0)
 			why = "the pod has no cgroup v2 to be audited by "
 			    "(--no-sandbox)";
-		else if (audit_pod_add(audit.podsfd, cgid, p->id) == -1) {
+		else if (audit_pod_add(audit.pods, cgid, p->id) == -1) {
 			(void)snprintf(msg, sizeof(msg), "adding the pod to "
 			    "the audit's map: %s", strerror(errno));
 			why = msg;
@@ -796,8 +798,8 @@ sandbox_config_done(char *err, size_t errlen)
 	int				 nr;
 
 	memset(&al, 0, sizeof(al));
-	al.enabled = pa->enabled != 0;
-	al.base_cgid = pod_cgroup_base_id();
+	al.enabled = pa->enabled != 0 && cgroup_error[0] == '\0' &&
+	    (pod_cgroup_features() & PODCG_F_ID);
 	for (i = 0; i < pa->nevents; i++) {
 		for (j = 0; j < sizeof(own) / sizeof(own[0]); j++)
 			if (strcmp(pa->events[i], own[j]) == 0)
@@ -812,8 +814,6 @@ sandbox_config_done(char *err, size_t errlen)
 		}
 		al.generic[nr / 64] |= 1ULL << (nr % 64);
 	}
-	if (al.enabled && al.base_cgid == 0)
-		al.enabled = 0;
 	if (audit.loader.ev != NULL) {
 		imsgev_compose(&audit.loader, IMSG_AUDIT_LOAD, 0, 0, -1, &al,
 		    sizeof(al));
@@ -827,7 +827,7 @@ sandbox_config_done(char *err, size_t errlen)
 			(void)imsgbuf_flush(&audit.loader.ibuf);
 		return 0;
 	}
-	if (al.base_cgid == 0)
+	if (!al.enabled)
 		audit_off("no cgroup v2 hierarchy: the audit filters by the "
 		    "pod's cgroup v2 id");
 	return 0;
@@ -864,9 +864,9 @@ audit_off(const char *fmt, ...)
 	for (i = 0; i < audit.nlinks; i++)
 		close(audit.links[i]);
 	audit.nlinks = 0;
-	if (audit.podsfd != -1)
-		close(audit.podsfd);
-	audit.podsfd = -1;
+	if (audit.pods != NULL)
+		(void)munmap(audit.pods, sizeof(*audit.pods));
+	audit.pods = NULL;
 	log_debug("audit unavailable: %s", audit.why);
 	if (!sandbox_child.policy->audit.required)
 		child_compose(IMSG_AUDIT_UNAVAILABLE, 0, -1, audit.why,
@@ -904,9 +904,18 @@ audit_loader_handler(int fd, short events, void *arg)
 			lfd = -1;
 			break;
 		case IMSG_AUDIT_PODS:
-			if (lfd == -1 || audit.podsfd != -1)
+			if (lfd == -1 || audit.pods != NULL)
 				goto bad;
-			audit.podsfd = lfd;
+			if ((audit.pods = audit_pods_map(lfd)) == NULL) {
+				(void)snprintf(why, sizeof(why), "mapping the "
+				    "audit's pods: %s", strerror(errno));
+				close(lfd);
+				imsg_free(&imsg);
+				imsgev_clear(&audit.loader);
+				audit_off("%s", why);
+				return;
+			}
+			close(lfd);
 			lfd = -1;
 			break;
 		case IMSG_AUDIT_RING:
@@ -920,14 +929,13 @@ audit_loader_handler(int fd, short events, void *arg)
 			break;
 		case IMSG_AUDIT_READY:
 			if (imsg_get_data(&imsg, &ready, sizeof(ready)) == -1 ||
-			    audit.podsfd == -1 || audit.state != AUDIT_PENDING)
+			    audit.pods == NULL || audit.state != AUDIT_PENDING)
 				goto bad;
 			audit.state = AUDIT_ON;
 			log_debug("audit: loaded in %u.%03u ms, %u programs "
-			    "attached in %u.%03u ms, pods at cgroup level %u",
-			    ready.load_us / 1000, ready.load_us % 1000,
-			    ready.nlinks, ready.attach_us / 1000,
-			    ready.attach_us % 1000, ready.pod_level);
+			    "attached in %u.%03u ms", ready.load_us / 1000,
+			    ready.load_us % 1000, ready.nlinks,
+			    ready.attach_us / 1000, ready.attach_us % 1000);
 			TAILQ_FOREACH_SAFE(p, &pods, entry, tp)
 				if (p->go_pid != 0)
 					pod_release(p, p->go_pid);
