@@ -1,14 +1,15 @@
 /*
  * The eBPF audit's loader (see auditload.h): a short-lived child of the
- * sandbox process.  It reads nothing but the sandbox's own messages.
+ * parent, which forks it first thing in a run and hands its channel to
+ * the sandbox.  It reads nothing but the sandbox's messages.
  *
- * Its start, in order: die with the sandbox; close every inherited fd
+ * Its start, in order: die with the parent; close every inherited fd
  * but its channel; capabilities down to CAP_BPF and CAP_PERFMON; the
- * BPF object opened.  Then it waits for IMSG_AUDIT_LOAD, which comes
- * when the policy is known, so that audit.enabled false costs no
- * loading at all; in the meantime the parent configures the other
- * processes, and the pod's relay sets the pod up while the programs
- * load (about 9 ms here).
+ * BPF object opened and loaded (about 15 ms of kernel CPU here, most of
+ * it the verifier), at once or after IMSG_AUDIT_LOAD (see loader_main);
+ * attached after IMSG_AUDIT_LOAD if the policy enables the audit.  In
+ * the meantime the parent configures the other processes, and the
+ * pod's relay sets the pod up.
  *
  * The program attaches to the raw tracepoint sys_exit, by name (a
  * BPF_RAW_TRACEPOINT link): no tracefs, so no mount namespace to mount
@@ -67,7 +68,7 @@ struct loaded {
 
 static char	 libbpf_err[200];
 
-static __dead void loader_main(int);
+static __dead void loader_main(int, int);
 static int	 loader_prepare(char *, size_t);
 static int	 do_load(struct podaudit *, uint64_t, char *, size_t);
 static int	 do_attach(struct podaudit *, const struct audit_load *,
@@ -114,7 +115,7 @@ now_us(void)
 }
 
 int
-audit_loader_fork(pid_t *pidp)
+audit_loader_fork(int eager, pid_t *pidp)
 {
 	int	sv[2];
 	pid_t	pid;
@@ -129,7 +130,7 @@ audit_loader_fork(pid_t *pidp)
 		return -1;
 	case 0:
 		close(sv[0]);
-		loader_main(sv[1]);
+		loader_main(sv[1], eager);
 	}
 	close(sv[1]);
 	*pidp = pid;
@@ -305,6 +306,22 @@ do_attach(struct podaudit *skel, const struct audit_load *cfg,
 	return -1;
 }
 
+/* The policy's settings; the end of this process if it disables. */
+static void
+settings(struct imsgbuf *ib, struct audit_load *cfg)
+{
+	struct imsg	imsg;
+
+	if (imsg_wait(ib, &imsg) <= 0)
+		_exit(0);	/* the sandbox is gone */
+	if (imsg_get_type(&imsg) != IMSG_AUDIT_LOAD ||
+	    imsg_get_data(&imsg, cfg, sizeof(*cfg)) == -1)
+		_exit(1);
+	imsg_free(&imsg);
+	if (!cfg->enabled)
+		_exit(0);
+}
+
 static void
 send_fd(struct imsgbuf *ib, uint32_t type, int fd, const void *data,
     size_t len)
@@ -318,14 +335,15 @@ send_fd(struct imsgbuf *ib, uint32_t type, int fd, const void *data,
 }
 
 /*
- * The programs are loaded before the policy is known, without waiting
- * for it: the policy comes 5-10 ms after our start, the load takes
- * about as long, and the pod must not wait for it.  They are attached
- * only if the policy enables the audit; otherwise they were never
- * more than memory, and go with this process.
+ * Eager: the programs are loaded before the policy is known, without
+ * waiting for it (the run has no policy document, and the defaults
+ * enable the audit): the policy comes 5-10 ms after our start, the load
+ * takes longer, and the pod must not wait for it.  Otherwise, only if
+ * the policy enables the audit: disabled, it costs nothing.  Either
+ * way they are attached only then.
  */
 static __dead void
-loader_main(int fd)
+loader_main(int fd, int eager)
 {
 	struct audit_load		 cfg;
 	struct audit_ring		 ring;
@@ -334,7 +352,6 @@ loader_main(int fd)
 	struct podaudit			*skel = NULL;
 	struct loaded			 l;
 	struct imsgbuf			 ib;
-	struct imsg			 imsg;
 	char				 err[512] = "";
 	uint64_t			 t0, tload;
 	int				 i;
@@ -350,12 +367,21 @@ loader_main(int fd)
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (syscall(SYS_close_range, 4U, ~0U, 0) == -1)
 		_exit(1);
+	/* Nor podrunner's stdin, stdout and stderr (a reader waits for
+	 * their end). */
+	if ((i = open("/dev/null", O_RDWR)) == -1 || dup2(i, 0) == -1 ||
+	    dup2(i, 1) == -1 || dup2(i, 2) == -1)
+		_exit(1);
+	if (i > 2)
+		close(i);
 	(void)signal(SIGCHLD, SIG_DFL);
 	setproctitle("%s", "audit loader");
 	imsgbuf_init(&ib, fd);
 	imsgbuf_allow_fdpass(&ib);
 	libbpf_set_print(libbpf_print);
 
+	if (!eager)
+		settings(&ib, &cfg);
 	t0 = now_us();
 	if (loader_prepare(err, sizeof(err)) == 0) {
 		if ((skel = podaudit__open()) == NULL)
@@ -366,16 +392,8 @@ loader_main(int fd)
 			    sizeof(err));
 	}
 	tload = now_us() - t0;
-
-	/* The policy's settings. */
-	if (imsg_wait(&ib, &imsg) <= 0)
-		_exit(0);	/* the sandbox is gone */
-	if (imsg_get_type(&imsg) != IMSG_AUDIT_LOAD ||
-	    imsg_get_data(&imsg, &cfg, sizeof(cfg)) == -1)
-		_exit(1);
-	imsg_free(&imsg);
-	if (!cfg.enabled)
-		_exit(0);
+	if (eager)
+		settings(&ib, &cfg);
 
 	t0 = now_us();
 	if (err[0] != '\0' || do_attach(skel, &cfg, &l, err,

@@ -1,6 +1,7 @@
 /*
- * The eBPF audit's loader: a child the sandbox process forks at its
- * start, while it still has every capability.  It prepares
+ * The eBPF audit's loader: a child the parent forks first thing in a
+ * run, with every capability; its channel goes to the sandbox
+ * (IMSG_AUDIT_LOADER).  It prepares
  * (capabilities down to CAP_BPF and CAP_PERFMON, the BPF object
  * opened), waits for the policy's audit settings
  * (IMSG_AUDIT_LOAD), loads and attaches the programs, hands the fds
@@ -19,9 +20,11 @@
 
 /*
  * Fork the loader; its end of the channel is returned (-1 and errno on
- * failure) and its pid stored in *pid.
+ * failure) and its pid stored in *pid.  Eager: it loads the programs
+ * at once, before the policy is known (they are attached only if it
+ * enables the audit); otherwise only when the policy enables it.
  */
-int		 audit_loader_fork(pid_t *);
+int		 audit_loader_fork(int, pid_t *);
 
 /* The pods' slots, from the sandbox: a pod's cgroup in or out. */
 struct audit_pods;

@@ -115,8 +115,8 @@ struct scratch {
 	/* The registers, here rather than on the stack: the verifier
 	 * does not track map memory, and keeps fewer, smaller states. */
 	struct pt_regs	regs;
-	__u64		how[2];		/* openat2's open_how; exec's path
-					 * and argv */
+	__u64		how[4];		/* openat2's open_how; exec's path
+					 * and argv; the mm's strings */
 };
 
 struct {
@@ -139,15 +139,14 @@ task_cgid(struct task_struct *t)
 }
 
 /*
- * The pod number of the current task, or 0 (the parent never numbers a
+ * The pod number of a task's cgroup id, or 0 (the parent never numbers a
  * pod 0).  A number read from the map, not the slot's index, leaves
  * the loop: one unknown value to the verifier, not 64 constants that
  * it would each follow through the rest of the program.
  */
 static __always_inline __u32
-pod_of(struct task_struct *t)
+pod_of(__u64 id)
 {
-	__u64	id = task_cgid(t);
 	__u32	n = pods.nslots, i;
 
 	for (i = 0; i < AUDIT_POD_SLOTS && i < n; i++)
@@ -236,16 +235,30 @@ read_argv(struct scratch *f, const char *const *argv)
  * copied first, at the top of the stack), the arguments are the strings
  * from mm->arg_start to arg_end, NUL-separated as the record wants them.
  */
+/*
+ * Where the mm keeps a process's argument and environment strings: read
+ * with bpf_probe_read_kernel, not by walking the structures, which
+ * costs the verifier a millisecond a walk; calibrate checks the
+ * offsets.
+ */
+static __always_inline void
+mm_strings(struct task_struct *t, __u64 *v)
+{
+	struct mm_struct	*mm = t->mm;
+
+	if (bpf_probe_read_kernel(v, 4 * sizeof(v[0]), &mm->arg_start) != 0)
+		v[0] = v[1] = v[2] = v[3] = 0;
+}
+
 static __always_inline void
 read_new_image(struct scratch *f, struct task_struct *t)
 {
-	struct mm_struct	*mm = t->mm;
-	__u64			 start, end, envend;
-	__u32			 pos, n;
+	__u64	start, end, envend;
+	__u32	pos, n;
 
-	start = mm->arg_start;
-	end = mm->arg_end;
-	envend = mm->env_end;
+	start = t->mm->arg_start;
+	end = t->mm->arg_end;
+	envend = t->mm->env_end;
 	read_path(f, (const char *)envend);
 	pos = f->rec.len1 + 1;
 	n = end > start ? (__u32)(end - start) : 0;
@@ -300,35 +313,32 @@ emit(struct scratch *f)
  * Run once by the loader (BPF_PROG_TEST_RUN of sys_exit with a null
  * pt_regs, which a syscall never has, in the loader's own context):
  * what sys_exit reads from the task's structures, with the offsets of
- * the build's vmlinux.h, must be what the helpers say, and the loader's
- * /proc/self/stat for its mm (calib_mm).  Anything else: the kernel is
+ * the build's vmlinux.h (the cgroup id, pid, tgid, comm, the mm's
+ * argument and environment strings), must be what the helpers say, and
+ * the loader's /proc/self/stat for its mm (calib_mm).  Anything else: the kernel is
  * not the one podrunner was built for.  Part of sys_exit, not a program
  * of its own: the verifier's walks of the kernel's types cost
  * milliseconds per program.
  */
 static __noinline int
-calibrate(struct task_struct *t)
+calibrate(struct task_struct *t, __u64 cgid)
 {
-	const struct cred	*cred = t->cred;
-	struct mm_struct	*mm = t->mm;
 	char			 comm[16];
-	__u64			 id;
+	__u64			 id, mm[4];
 	__u32			 bad = 0, i;
 
-	if (task_cgid(t) != bpf_get_current_cgroup_id())
+	if (cgid != bpf_get_current_cgroup_id())
 		bad |= CALIB_CGROUP;
 	id = bpf_get_current_pid_tgid();
 	if (t->tgid != (int)(id >> 32) || t->pid != (int)(__u32)id)
 		bad |= CALIB_PID;
-	id = bpf_get_current_uid_gid();
-	if (cred->uid.val != (__u32)id || cred->gid.val != (__u32)(id >> 32))
-		bad |= CALIB_UID;
 	bpf_get_current_comm(comm, sizeof(comm));
 	for (i = 0; i < sizeof(comm); i++)
 		if (comm[i] != t->comm[i])
 			bad |= CALIB_COMM;
-	if (mm->arg_start != calib_mm[0] || mm->arg_end != calib_mm[1] ||
-	    mm->env_start != calib_mm[2] || mm->env_end != calib_mm[3])
+	mm_strings(t, mm);
+	if (mm[0] != calib_mm[0] || mm[1] != calib_mm[1] ||
+	    mm[2] != calib_mm[2] || mm[3] != calib_mm[3])
 		bad |= CALIB_MM;
 	calib_bad = bad | CALIB_DONE;
 	return 0;
@@ -339,18 +349,18 @@ int
 sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct	*t = bpf_get_current_task_btf();
-	const struct cred	*cred;
 	struct scratch		*f;
 	struct pt_regs		*regs;
-	__u64			 bit;
+	__u64			 bit, cgid;
 	__u32			 pod, zero = 0, n;
 	long			 nr, ret = (long)ctx->args[1];
 	__u8			 kind;
 
-	if (ctx->args[0] == 0)
-		return calibrate(t);
 	/* Every syscall of the host comes here: the filter first. */
-	if ((pod = pod_of(t)) == 0)
+	cgid = task_cgid(t);
+	if (ctx->args[0] == 0)
+		return calibrate(t, cgid);
+	if ((pod = pod_of(cgid)) == 0)
 		return 0;
 	if ((f = bpf_map_lookup_elem(&scratch, &zero)) == NULL)
 		return 0;
@@ -370,9 +380,11 @@ sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	f->rec.pod = pod;
 	f->rec.pid = t->tgid;
 	f->rec.tid = t->pid;
-	cred = t->cred;
-	f->rec.uid = cred->uid.val;
-	f->rec.gid = cred->gid.val;
+	/* A helper, not t->cred: walking into another structure costs
+	 * the verifier about a millisecond, and this is a pod's syscall. */
+	bit = bpf_get_current_uid_gid();
+	f->rec.uid = (__u32)bit;
+	f->rec.gid = bit >> 32;
 	__builtin_memcpy(f->rec.comm, t->comm, sizeof(f->rec.comm));
 	if (nr == nr_open || nr == nr_creat || nr == nr_openat ||
 	    nr == nr_openat2)

@@ -103,8 +103,9 @@ enum imsg_type {
 
 	/*
 	 * IMSG_AUDIT_*: the eBPF audit (auditd/, podrunner(8)).
-	 * Between the sandbox and its loader child (auditload.c), on a
-	 * socketpair of their own:
+	 * LOADER: parent -> sandbox, fd: the channel to the loader, a
+	 *	child the parent forks first thing in a run (auditload.c).
+	 * Between the sandbox and the loader, on that channel:
 	 *  LOAD: sandbox -> loader, struct audit_load, once the policy is
 	 *	known (the loader has loaded the programs by then, or is
 	 *	loading them; enabled 0: exit without attaching them).
@@ -133,6 +134,7 @@ enum imsg_type {
 	 *  DONE: auditd -> parent, struct audit_done: the pod's last
 	 *	record is written; the parent may finish.
 	 */
+	IMSG_AUDIT_LOADER,
 	IMSG_AUDIT_LOAD,
 	IMSG_AUDIT_LINK,
 	IMSG_AUDIT_PODS,

@@ -37,6 +37,7 @@ struct parent {
 	char			 podshm_lib[4096];
 	int			 policy_fd;
 	int			 audit_log_fd;	/* --audit-log, for auditd */
+	int			 audit_loader_fd;	/* for the sandbox */
 	int			 lifeline[2];	/* [1] held until exit */
 	int			 started;	/* CTL_START sent */
 	int			 shutting_down;

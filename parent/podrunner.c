@@ -22,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "auditload.h"
 #include "parent.h"
 #include "policy.h"
 #include "privsep.h"
@@ -56,6 +57,7 @@ main(int argc, char *argv[])
 	unsigned char		 rnd[PODID_LEN / 2];
 	char			 err[512];
 	size_t			 i;
+	pid_t			 loader;
 	int			 code;
 
 	setproctitle_init(argc, argv, environ);
@@ -109,6 +111,21 @@ main(int argc, char *argv[])
 		fprintf(stderr, "podrunner: %s\n", err);
 		return EXIT_PODRUNNER;
 	}
+	/*
+	 * The audit's loader, first thing: it loads the BPF programs
+	 * (15 ms of CPU here) while we and the daemons start, and attaches
+	 * them once the sandbox, which gets its channel, knows the policy.
+	 * At once only without a policy document, whose defaults enable
+	 * the audit: a document may disable it, and then it must cost
+	 * nothing, so with one the loader waits for the policy.  (Whether
+	 * a document is given is all the parent looks at; policyd reads
+	 * it.)
+	 */
+	parent_env.audit_loader_fd = -1;
+	if (rc.cmd == CMD_RUN && (parent_env.audit_loader_fd =
+	    audit_loader_fork(rc.policy_path == NULL && rc.policy_b64 == NULL,
+	    &loader)) == -1)
+		fatal("forking the audit loader");
 	if (mkdir(PATH_RUNDIR, 0711) == -1 && errno != EEXIST) {
 		fprintf(stderr, "podrunner: mkdir %s: %s\n", PATH_RUNDIR,
 		    strerror(errno));

@@ -301,6 +301,12 @@ proc_configure_all(void)
 		    strlen(parent_env.rc->policy_path));
 		parent_env.policy_fd = -1;
 	}
+	/* The audit's loader, forked at our start, is the sandbox's. */
+	if (parent_env.audit_loader_fd != -1) {
+		proc_compose(PROC_SANDBOX, IMSG_AUDIT_LOADER, 0,
+		    parent_env.audit_loader_fd, NULL, 0);
+		parent_env.audit_loader_fd = -1;
+	}
 	/* auditd writes the audit trail's JSON lines there. */
 	if (parent_env.audit_log_fd != -1) {
 		proc_compose(PROC_AUDITD, IMSG_AUDIT_LOG, 0,

@@ -59,7 +59,7 @@ static int	sandbox_config_done(char *, size_t);
 static void	sandbox_spawn(struct imsg *);
 static void	pod_release(struct pod *, pid_t);
 static void	report_failed(uint32_t, const char *);
-static void	audit_start(void);
+static int	audit_start(int);
 static void	audit_loader_handler(int, short, void *);
 static void	audit_off(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
@@ -97,7 +97,6 @@ static struct {
 	struct audit_pods *pods;	/* the programs' pods, mapped */
 	char		 why[512];	/* AUDIT_OFF: why, "" if disabled */
 } audit = { .state = AUDIT_PENDING };
-static int		 audit_fd = -1;	/* the loader's channel, until init */
 
 /*
  * What spawning needs: changing to the worker's and the relay's users
@@ -120,20 +119,11 @@ __dead void
 sandbox_main(void)
 {
 	struct event	*ev;
-	pid_t		 pid;
 
-	/*
-	 * The audit's loader first, with every capability we have and
-	 * the host's filesystem: it prepares while we and the others
-	 * start, and loads once the policy says what.
-	 */
-	if ((audit_fd = audit_loader_fork(&pid)) == -1)
-		log_warn("forking the audit loader");
 	child_init(&sandbox_child, "sandbox");
 	sandbox_child.policy = policy_new();
 	sandbox_child.dispatch = sandbox_dispatch_parent;
 	sandbox_child.config_done = sandbox_config_done;
-	audit_start();
 
 	/* Opened before the chroot, used with *at() calls. */
 	if ((rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -182,8 +172,13 @@ sandbox_dispatch_parent(struct imsg *imsg)
 {
 	struct pod	*p;
 	uint32_t	 which, sig;
+	int		 fd;
 
 	switch (imsg_get_type(imsg)) {
+	case IMSG_AUDIT_LOADER:
+		if (imsg_get_len(imsg) != 0 || (fd = imsg_get_fd(imsg)) == -1)
+			return -1;
+		return audit_start(fd);
 	case IMSG_SANDBOX_FD:
 		if (imsg_get_data(imsg, &which, sizeof(which)) == -1 ||
 		    which >= SPAWN_FD_MAX || spawn_fds[which] != -1 ||
@@ -766,19 +761,22 @@ pod_release(struct pod *p, pid_t pid)
 		log_warn("pidfd_send_signal");
 }
 
-/* The loader's channel, now that there is an event base. */
-static void
-audit_start(void)
+/*
+ * The loader's channel, from the parent, which forked the loader first
+ * thing (podrunner.c): it has been loading the programs since.
+ */
+static int
+audit_start(int fd)
 {
-	if (audit_fd == -1) {
-		audit_off("the audit loader could not be started");
-		return;
+	if (audit.loader.ev != NULL || sandbox_child.configured) {
+		close(fd);
+		return -1;
 	}
-	imsgev_init(&audit.loader, audit_fd, "audit loader",
-	    audit_loader_handler, NULL);
+	imsgev_init(&audit.loader, fd, "audit loader", audit_loader_handler,
+	    NULL);
 	imsgbuf_allow_fdpass(&audit.loader.ibuf);
 	imsgev_add(&audit.loader);
-	audit_fd = -1;
+	return 0;
 }
 
 /*
@@ -814,17 +812,20 @@ sandbox_config_done(char *err, size_t errlen)
 		}
 		al.generic[nr / 64] |= 1ULL << (nr % 64);
 	}
-	if (audit.loader.ev != NULL) {
-		imsgev_compose(&audit.loader, IMSG_AUDIT_LOAD, 0, 0, -1, &al,
-		    sizeof(al));
-		(void)imsgbuf_flush(&audit.loader.ibuf);
-		log_debug("audit: %s", al.enabled ? "attach" : "not used");
+	if (audit.loader.ev == NULL) {
+		/* Not a run (explain): no loader, nothing to say. */
+		(void)snprintf(audit.why, sizeof(audit.why), "no audit "
+		    "loader was started");
+		audit.state = AUDIT_OFF;
+		return 0;
 	}
+	imsgev_compose(&audit.loader, IMSG_AUDIT_LOAD, 0, 0, -1, &al,
+	    sizeof(al));
+	(void)imsgbuf_flush(&audit.loader.ibuf);
+	log_debug("audit: %s", al.enabled ? "attach" : "not used");
 	if (!pa->enabled) {
 		audit.why[0] = '\0';
 		audit.state = AUDIT_OFF;
-		if (audit.loader.ev != NULL)
-			(void)imsgbuf_flush(&audit.loader.ibuf);
 		return 0;
 	}
 	if (!al.enabled)
