@@ -105,6 +105,7 @@ static uint64_t		 unknown_since;	/* ms, a record of no known pod */
 static uint64_t		 corrupt_seen;
 static int		 stop_at_unknown;
 static pid_t		 mypid;
+static const struct timeval drain_tv = { 0, DRAIN_MS * 1000 };
 
 /*
  * Besides the daemon base set: sendmmsg for batched syslog lines (the
@@ -121,7 +122,6 @@ auditd_main(void)
 {
 	struct privsep_user	pu;
 	struct sockaddr_un	sun;
-	struct timeval		tv = { 0, DRAIN_MS * 1000 };
 	char			err[256], *name;
 	int			nr;
 
@@ -153,8 +153,9 @@ auditd_main(void)
 			close(syslogfd);
 		syslogfd = -1;
 	}
+	/* The drain timer, armed once there is a ring. */
 	if ((ev_timer = event_new(auditd_child.base, -1, EV_PERSIST,
-	    ring_ready, NULL)) == NULL || event_add(ev_timer, &tv) == -1)
+	    ring_ready, NULL)) == NULL)
 		fatalx("event_new");
 
 	priv_confine("auditd", &pu, NULL, 0);
@@ -211,7 +212,8 @@ auditd_dispatch_parent(struct imsg *imsg)
 		/* The map's fd polls readable when the programs wake us. */
 		if ((ev_ring = event_new(auditd_child.base, fd, EV_READ |
 		    EV_PERSIST, ring_ready, NULL)) == NULL ||
-		    event_add(ev_ring, NULL) == -1)
+		    event_add(ev_ring, NULL) == -1 ||
+		    event_add(ev_timer, &drain_tv) == -1)
 			fatalx("event_new");
 		log_debug("audit ring of %llu bytes", (unsigned long long)
 		    ar.size);
