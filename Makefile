@@ -77,6 +77,8 @@ IMSG_OBJS	:= $(call obj,$(IMSG_SRCS))
 PODSHM_OBJS	:= $(call obj,$(PODSHM_SRCS))
 PODRUNNER_OBJS	:= $(call obj,$(PODRUNNER_SRCS))
 
+CWORKER		:= build/example/cworker
+
 PODSHM_SONAME	:= libpodshm.so.1
 # The shared library is built without sanitizers: python3 and bun load it.
 PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
@@ -103,7 +105,8 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 	bench fuzz
 
 all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc \
-	build/python/podrunner_worker.pyc $(BUN_STAMP) build/bun/podrunner_worker.js
+	build/python/podrunner_worker.pyc $(BUN_STAMP) build/bun/podrunner_worker.js \
+	build/podshm-uninstalled.pc $(CWORKER)
 
 # The Python runtime, compiled once: a pod's copy has no __pycache__.
 build/python/podrunner_worker.pyc: worker/python/podrunner_worker.py
@@ -170,6 +173,31 @@ PC_SED		= sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 build/podshm.pc: worker/libpodshm/podshm.pc.in FORCE
 	@mkdir -p $(dir $@)
 	$(Q)$(PC_SED) $< > $@
+
+# The same for the build tree: with PKG_CONFIG_PATH=build, pkg-config
+# prefers podshm-uninstalled.pc, so `pkg-config --cflags --libs podshm`
+# names worker/libpodshm and build/lib.  Rewritten only when it changes
+# (the tree moved): what is built with it is not rebuilt every time.
+build/podshm-uninstalled.pc: worker/libpodshm/podshm.pc.in FORCE
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(CURDIR)/build/lib|g' \
+	    -e 's|@INCLUDEDIR@|$(CURDIR)/worker/libpodshm|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+# The reference C worker (example/cworker.c), built as a third party
+# builds one: libpodshm through pkg-config (the build tree's), nothing
+# of podrunner's own.  Never sanitized, like the library.  The rpath
+# finds build/lib without the sandbox; in a pod the library is on the
+# dynamic linker's default path.
+$(CWORKER): example/cworker.c build/podshm-uninstalled.pc $(PODSHM_SO) \
+	    build/lib/libpodshm.so
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 $(WARN) -fstack-protector-strong \
+	    -D_FORTIFY_SOURCE=2 $(CFLAGS) -fPIE -pie -Wl,-z,relro,-z,now \
+	    -o $@ $< $$(PKG_CONFIG_PATH=build $(PKG_CONFIG) --cflags --libs \
+	    podshm) -Wl,-rpath,'$$ORIGIN/../lib'
 
 # --- the eBPF audit's programs (auditd/podaudit.bpf.c) ---------------------
 # vmlinux.h comes from the BTF of the kernel we build on (bpftool btf dump

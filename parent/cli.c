@@ -86,10 +86,10 @@ cli_usage(FILE *f)
 	fprintf(f,
 "usage: podrunner run [-dv] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all] [--policy FILE] [--shm-size SIZE]\n"
-"                     [--worker python|bun|exec] [--timeout DURATION]\n"
-"                     [--memory SIZE] [--cpus N] [--pids N] [--tmpfs-size SIZE]\n"
-"                     [--audit-log FILE] [--no-sandbox] [--debug-ui]\n"
-"                     entry [args ...]\n"
+"                     [--worker python|bun|exec|custom:PATH]\n"
+"                     [--timeout DURATION] [--memory SIZE] [--cpus N]\n"
+"                     [--pids N] [--tmpfs-size SIZE] [--audit-log FILE]\n"
+"                     [--no-sandbox] [--debug-ui] entry [args ...]\n"
 "       podrunner init-policy [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all]\n"
 "       podrunner explain [--json] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
@@ -110,7 +110,9 @@ cli_usage(FILE *f)
 "  --shm-size SIZE      data-plane segment, e.g. 64k, 10mb, 1gb (default 1mb)\n"
 "  --worker TYPE        python, bun or exec (default: from the entry's\n"
 "                       extension: .py python; .ts .tsx .mts .cts .js .jsx\n"
-"                       .mjs .cjs bun; anything else exec)\n"
+"                       .mjs .cjs bun; anything else exec); custom:PATH runs\n"
+"                       the program PATH as a protocol worker, with entry\n"
+"                       in its run frame (podrunner(8), WORKER PROTOCOL)\n"
 "  --timeout DURATION   kill the worker after e.g. 30s, 500ms, 2m\n"
 "  --memory SIZE        memory limit (default 64mb); --cpus N cpu limit\n"
 "                       (default 0.5); --pids N (default 256);\n"
@@ -147,6 +149,8 @@ worker_type_name(enum worker_type w)
 		return "bun";
 	case WORKER_EXEC:
 		return "exec";
+	case WORKER_CUSTOM:
+		return "custom";
 	default:
 		return "auto";
 	}
@@ -407,11 +411,26 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 				rc->worker = WORKER_BUN;
 			else if (strcmp(optarg, "exec") == 0)
 				rc->worker = WORKER_EXEC;
-			else {
+			else if (strncmp(optarg, "custom:", 7) == 0) {
+				/* The program is looked at before the run. */
+				if (optarg[7] == '\0') {
+					(void)snprintf(err, errlen, "--worker="
+					    "custom: needs the worker's program,"
+					    " as custom:PATH");
+					return -1;
+				}
+				rc->worker = WORKER_CUSTOM;
+				free(rc->worker_path);
+				rc->worker_path = xstrdup(optarg + 7);
+			} else {
 				(void)snprintf(err, errlen, "--worker: unknown "
-				    "worker type \"%s\" (python, bun, exec)",
-				    optarg);
+				    "worker type \"%s\" (python, bun, exec, "
+				    "custom:PATH)", optarg);
 				return -1;
+			}
+			if (rc->worker != WORKER_CUSTOM) {
+				free(rc->worker_path);
+				rc->worker_path = NULL;
 			}
 			break;
 		case OPT_JSON:
@@ -596,6 +615,7 @@ cli_free(struct run_config *rc)
 		}
 	free(rc->policy_path);
 	free(rc->audit_log);
+	free(rc->worker_path);
 	free(rc->policy_b64);
 	free(rc->cwd);
 	free(rc->entry);

@@ -25,7 +25,8 @@ enum worker_type {
 	WORKER_AUTO = 0,
 	WORKER_PYTHON,
 	WORKER_BUN,
-	WORKER_EXEC
+	WORKER_EXEC,
+	WORKER_CUSTOM		/* --worker=custom:PATH, a protocol worker */
 };
 
 /* One kind's values in one layer. */
@@ -53,6 +54,7 @@ struct run_config {
 	uint64_t		 shm_size;
 	int			 shm_size_given;
 	enum worker_type	 worker;
+	char			*worker_path;	/* WORKER_CUSTOM: its program */
 	int			 no_sandbox;
 	int			 debug_ui;
 	int			 json;		/* explain --json */

@@ -225,8 +225,7 @@ pod_start(void)
 	sp.cwd = rc->cwd;
 	sp.runtime = parent_env.runtime;
 	sp.runtime_script = parent_env.runtime_script;
-	sp.runtime_lib = rc->worker != WORKER_EXEC ? parent_env.podshm_lib :
-	    "";
+	sp.runtime_lib = parent_env.podshm_lib;
 	sp.args = rc->args;
 	sp.nargs = (size_t)rc->nargs;
 	sp.env = worker_env(&sp.nenv);

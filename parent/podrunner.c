@@ -34,6 +34,7 @@ static void	parent_sig(int, short, void *);
 static int	init_policy(struct run_config *);
 static void	find_runtime(struct run_config *);
 static int	check_entry(struct run_config *);
+static int	check_custom(struct run_config *);
 static int	open_as_invoker(const char *);
 static void	runtime_grants(struct run_config *);
 static __dead void usage_error(const char *);
@@ -89,6 +90,9 @@ main(int argc, char *argv[])
 	log_setverbose(rc.verbose);
 
 	if (rc.cmd == CMD_RUN && (code = check_entry(&rc)) != 0)
+		return code;
+	if (rc.cmd == CMD_RUN && rc.worker == WORKER_CUSTOM &&
+	    (code = check_custom(&rc)) != 0)
 		return code;
 	if (rc.allow_all)
 		fprintf(stderr, "podrunner: warning: --allow-all: every "
@@ -263,6 +267,34 @@ check_entry(struct run_config *rc)
 }
 
 /*
+ * A custom worker's program (--worker=custom:PATH), as the exec worker's
+ * entry: 127 not found, 126 not an executable file.  The relay binds it
+ * into the pod read-only and executable, at the same path.
+ */
+static int
+check_custom(struct run_config *rc)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+
+	if (realpath(rc->worker_path, path) == NULL || stat(path, &sb) == -1) {
+		fprintf(stderr, "podrunner: worker %s: %s\n", rc->worker_path,
+		    strerror(errno));
+		return errno == ENOENT || errno == ENOTDIR ? EXIT_NOTFOUND :
+		    EXIT_NOEXEC;
+	}
+	if (!S_ISREG(sb.st_mode) || (sb.st_mode & 0111) == 0 ||
+	    access(path, X_OK) == -1) {
+		fprintf(stderr, "podrunner: worker %s: not an executable "
+		    "file\n", rc->worker_path);
+		return EXIT_NOEXEC;
+	}
+	free(rc->worker_path);
+	rc->worker_path = xstrdup(path);
+	return 0;
+}
+
+/*
  * The worker runtimes, looked up relative to the binary so that a tree
  * works wherever it is: a build tree (build/podrunner next to worker/,
  * build/lib and deps/), an installed tree (bin/podrunner next to
@@ -333,6 +365,30 @@ find_bun(const char *tree)
 	return 1;
 }
 
+/*
+ * libpodshm alone: a custom worker links it (and gets the relay's copy
+ * in PODSHM_LIB, as the runtimes do); every pod has it at
+ * /usr/lib/libpodshm.so.1, so that an exec worker linked with it starts.
+ */
+static int
+lib_at(const char *lib_fmt, const char *base)
+{
+	(void)snprintf(parent_env.podshm_lib, sizeof(parent_env.podshm_lib),
+	    lib_fmt, base);
+	return access(parent_env.podshm_lib, R_OK) == 0;
+}
+
+static int
+find_lib(const char *tree)
+{
+	if (tree != NULL)
+		return lib_at("%s/build/lib/libpodshm.so.1", tree) ||
+		    lib_at("%s/lib/libpodshm.so.1", tree);
+	if (!lib_at("%s" LIBDIR "/libpodshm.so.1", ""))
+		parent_env.podshm_lib[0] = '\0';
+	return 1;
+}
+
 static void
 find_runtime(struct run_config *rc)
 {
@@ -340,6 +396,8 @@ find_runtime(struct run_config *rc)
 	ssize_t	 n;
 	int	 (*find)(const char *);
 
+	parent_env.runtime[0] = '\0';
+	parent_env.runtime_script[0] = '\0';
 	switch (rc->worker) {
 	case WORKER_PYTHON:
 		find = find_python;
@@ -347,10 +405,15 @@ find_runtime(struct run_config *rc)
 	case WORKER_BUN:
 		find = find_bun;
 		break;
+	case WORKER_CUSTOM:
+		/* The program is the runtime; there is no script. */
+		(void)snprintf(parent_env.runtime, sizeof(parent_env.runtime),
+		    "%s", rc->worker_path);
+		find = find_lib;
+		break;
 	default:
-		parent_env.runtime[0] = '\0';
-		parent_env.runtime_script[0] = '\0';
-		return;
+		find = find_lib;
+		break;
 	}
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
@@ -382,8 +445,8 @@ runtime_grant(unsigned int kind, const char *value)
  * /tmp and proxy; for Python also its own library directories (imports
  * read them) and PYTHONUNBUFFERED.  Bun's own files (the binary, its
  * built-in modules) are read by Bun itself, which the hooks do not ask
- * about.  Below the document and the flags: a --deny-read of a library
- * directory still wins.
+ * about; a custom worker gets what Bun gets.  Below the document and the
+ * flags: a --deny-read of a library directory still wins.
  */
 static void
 runtime_grants(struct run_config *rc)
@@ -400,7 +463,8 @@ runtime_grants(struct run_config *rc)
 	glob_t	 g;
 	size_t	 i, j;
 
-	if (rc->worker != WORKER_PYTHON && rc->worker != WORKER_BUN)
+	if (rc->worker != WORKER_PYTHON && rc->worker != WORKER_BUN &&
+	    rc->worker != WORKER_CUSTOM)
 		return;
 	for (i = 0; rc->worker == WORKER_PYTHON &&
 	    i < sizeof(pats) / sizeof(pats[0]); i++) {

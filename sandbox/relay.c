@@ -56,7 +56,8 @@ static struct {
 	struct spawn_spec	 sp;
 	struct event_base	*base;
 	struct imsgev		 sandbox, parent, policyd;
-	int			 protocol;	/* python, bun: socket + rings */
+	int			 protocol;	/* python, bun, custom: socket +
+						 * rings */
 	int			 listen_fd, ctl_fd;
 	struct event		*ev_listen, *ev_ctl;
 	int			 out_fd[3];	/* [1] stdout, [2] stderr */
@@ -425,6 +426,16 @@ step_plan(void)
 		if (!read_denied(certs[i]))
 			fsplan_add(&r.plan, FSOP_BIND, certs[i], certs[i],
 			    FSOP_RO | FSOP_NOEXEC | FSOP_OPTIONAL, 0, 0);
+	/*
+	 * libpodshm where the dynamic linker looks without ld.so.cache (the
+	 * pod has no /etc): a worker linked with it, custom or exec, starts.
+	 * Not where a grant binds the host's /usr/lib (no mountpoint can be
+	 * made there).
+	 */
+	if (r.sp.runtime_lib[0] != '\0' && !under_grant(POD_PODSHM_LIB) &&
+	    realpath(r.sp.runtime_lib, path) != NULL)
+		fsplan_add(&r.plan, FSOP_BIND, path, POD_PODSHM_LIB,
+		    FSOP_RO | FSOP_OPTIONAL, 0, 0);
 	if (r.protocol) {
 		/* The interpreter; Python's library directories.  Bun is one
 		 * static file (libc, libm, libpthread and libdl besides, in
@@ -434,7 +445,17 @@ step_plan(void)
 		    realpath(r.sp.runtime, path) == NULL))
 			return setup_fail(EXIT_PODRUNNER, "runtime %s: %s",
 			    r.sp.runtime, strerror(errno));
-		if (r.sp.worker == WORKER_BUN) {
+		if (r.sp.worker == WORKER_CUSTOM) {
+			/*
+			 * The user's program, at its own path as the exec
+			 * worker's entry is (a grant above it cannot hide
+			 * the mountpoint), idmapped, executable; the
+			 * interpreter of a "#!" script too.
+			 */
+			fsplan_add(&r.plan, FSOP_BIND, r.sp.runtime,
+			    r.sp.runtime, FSOP_RO | FSOP_IDMAP, 0, 0);
+			plan_interpreter(r.sp.runtime);
+		} else if (r.sp.worker == WORKER_BUN) {
 			/* At a fixed place: the pod does not show where the
 			 * host keeps it (a build tree, say). */
 			fsplan_add(&r.plan, FSOP_BIND, path, POD_BUN_PATH,
@@ -521,6 +542,13 @@ step_runtime(void)
 	char		 script[PATH_MAX], lib[PATH_MAX], *env;
 	const char	*name = POD_RUNTIME_SCRIPT, *dot;
 
+	/* A custom worker is its own program: only the library. */
+	if (r.sp.runtime_script[0] == '\0') {
+		if (copy_in(r.sp.runtime_lib, POD_RUNTIME_LIB, lib,
+		    sizeof(lib)) == -1)
+			return -1;
+		goto env;
+	}
 	/* The copy keeps the suffix: bun tells TypeScript by it. */
 	if ((dot = strrchr(r.sp.runtime_script, '.')) != NULL) {
 		if (strcmp(dot, ".pyc") == 0)
@@ -535,6 +563,7 @@ step_runtime(void)
 		return -1;
 	free(r.sp.runtime_script);
 	r.sp.runtime_script = xstrdup(script);
+ env:
 	xasprintf(&env, "PODSHM_LIB=%s", lib);
 	r.sp.env = xreallocarray(r.sp.env, r.sp.nenv + 1, sizeof(char *));
 	r.sp.env[r.sp.nenv++] = env;
@@ -675,7 +704,8 @@ step_spawn_worker(void)
 			argv[argc++] = "--no-install";
 			argv[argc++] = "--config=/dev/null";
 		}
-		argv[argc++] = r.sp.runtime_script;
+		if (r.sp.worker != WORKER_CUSTOM)
+			argv[argc++] = r.sp.runtime_script;
 		argv[argc++] = r.sock;
 		argv[argc++] = r.shm_name;
 		argv[argc++] = size;
@@ -1333,7 +1363,8 @@ relay_main(void)
 	imsgev_init(&r.policyd, RELAY_FD_POLICYD, "policyd",
 	    relay_policyd_handler, NULL);
 	read_spawn();
-	r.protocol = r.sp.worker == WORKER_PYTHON || r.sp.worker == WORKER_BUN;
+	r.protocol = r.sp.worker == WORKER_PYTHON ||
+	    r.sp.worker == WORKER_BUN || r.sp.worker == WORKER_CUSTOM;
 	r.sandboxed = !(r.sp.flags & SPAWN_F_NO_SANDBOX);
 	r.userns_fd = -1;
 	r.proxy_sock[0] = r.proxy_sock[1] = -1;

@@ -82,6 +82,8 @@ void		 spawn_spec_free(struct spawn_spec *);
 #define POD_ROOT		"root"	/* mountpoint of the pod's root */
 /* Where the pod has the bun binary, wherever the host keeps it. */
 #define POD_BUN_PATH		"/usr/libexec/podrunner/bun"
+/* Where every pod has libpodshm: on the dynamic linker's default path. */
+#define POD_PODSHM_LIB		"/usr/lib/libpodshm.so.1"
 
 /* Names derived from the pod id, the same in every process. */
 void		 pod_shm_name(const char *, char *, size_t);	/* podrunner.<id> */

@@ -36,6 +36,8 @@ static const struct cli_case cases[] = {
 	{ { "podrunner", "run", "--shm-size", "10mb", "x.py" }, 1, NULL },
 	{ { "podrunner", "run", "--shm-size=64k", "x.py" }, 1, NULL },
 	{ { "podrunner", "run", "--worker=exec", "x.py" }, 1, NULL },
+	{ { "podrunner", "run", "--worker=custom:./w", "x.cw" }, 1, NULL },
+	{ { "podrunner", "explain", "--worker=custom:/opt/w" }, 1, NULL },
 	{ { "podrunner", "run", "--timeout=500ms", "x.py" }, 1, NULL },
 	{ { "podrunner", "run", "--policy=p.json", "x.py" }, 1, NULL },
 	{ { "podrunner", "run", "x.py", "--not-ours", "-d" }, 1, NULL },
@@ -57,6 +59,9 @@ static const struct cli_case cases[] = {
 	{ { "podrunner", "run", "--shm-size=2gb", "x.py" }, 0, "multiple of 4k" },
 	{ { "podrunner", "run", "--shm-size", "x.py" }, 0, "not a number" },
 	{ { "podrunner", "run", "--worker=perl", "x.py" }, 0, "unknown worker" },
+	{ { "podrunner", "run", "--worker=custom", "x.py" }, 0,
+	    "unknown worker" },
+	{ { "podrunner", "run", "--worker=custom:", "x.py" }, 0, "custom:PATH" },
 	{ { "podrunner", "run", "--timeout=abc", "x.py" }, 0, "--timeout" },
 	{ { "podrunner", "run", "--allow-net=bad..host", "x.py" }, 0,
 	    "bad host name" },
@@ -188,6 +193,36 @@ test_worker_from_entry(void **state)
 	assert_int_equal(cli_worker_from_entry("script.sh"), WORKER_EXEC);
 }
 
+/* --worker=custom:PATH: the path kept as given (checked at run time),
+ * the last --worker wins. */
+static void
+test_worker_custom(void **state)
+{
+	const char *argv[] = { "podrunner", "run", "--worker=custom:rel/w x",
+	    "job.cw", "a" };
+	const char *again[] = { "podrunner", "run", "--worker=custom:/a",
+	    "--worker=exec", "job" };
+	struct run_config	 rc;
+	char			 err[256];
+
+	(void)state;
+	cli_init(&rc);
+	assert_int_equal(cli_parse(5, (char **)(uintptr_t)argv, &rc, err,
+	    sizeof(err)), 0);
+	assert_int_equal(rc.worker, WORKER_CUSTOM);
+	assert_string_equal(rc.worker_path, "rel/w x");
+	assert_string_equal(rc.entry, "job.cw");
+	assert_string_equal(worker_type_name(rc.worker), "custom");
+	cli_free(&rc);
+
+	cli_init(&rc);
+	assert_int_equal(cli_parse(5, (char **)(uintptr_t)again, &rc, err,
+	    sizeof(err)), 0);
+	assert_int_equal(rc.worker, WORKER_EXEC);
+	assert_null(rc.worker_path);
+	cli_free(&rc);
+}
+
 static void
 test_path_normalise(void **state)
 {
@@ -235,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_cli_values),
 		cmocka_unit_test(test_cli_env),
 		cmocka_unit_test(test_worker_from_entry),
+		cmocka_unit_test(test_worker_custom),
 		cmocka_unit_test(test_path_normalise),
 		cmocka_unit_test(test_env_pattern),
 	};
