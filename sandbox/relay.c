@@ -337,7 +337,7 @@ step_plan(void)
 		"/usr/share/ca-certificates", "/usr/lib/ssl",
 	};
 	struct spawn_grant	*g;
-	char			 path[PATH_MAX], shm[PATH_MAX];
+	char			 path[PATH_MAX], shm[PATH_MAX], bun[PATH_MAX];
 	unsigned int		 fl;
 	size_t			 i, j;
 
@@ -456,12 +456,14 @@ step_plan(void)
 			    r.sp.runtime, FSOP_RO | FSOP_IDMAP, 0, 0);
 			plan_interpreter(r.sp.runtime);
 		} else if (r.sp.worker == WORKER_BUN) {
-			/* At a fixed place: the pod does not show where the
-			 * host keeps it (a build tree, say). */
-			fsplan_add(&r.plan, FSOP_BIND, path, POD_BUN_PATH,
-			    FSOP_RO, 0, 0);
+			/* Below (after) the pod's directory, bound over the
+			 * empty file step_runtime() made there: the pod does
+			 * not show where the host keeps it, and no grant of
+			 * a directory above can hide the mountpoint. */
+			(void)snprintf(bun, sizeof(bun), "%s/%s", r.dir,
+			    POD_BUN_MNT);
 			free(r.sp.runtime);
-			r.sp.runtime = xstrdup(POD_BUN_PATH);
+			r.sp.runtime = xstrdup(bun);
 		} else
 			plan_path(r.sp.runtime, FSOP_RO);
 		if (r.sp.worker == WORKER_PYTHON) {
@@ -471,6 +473,9 @@ step_plan(void)
 		/* The pod's directory (the socket, the runtime copies), its
 		 * segment, the entry. */
 		fsplan_add(&r.plan, FSOP_BIND, r.dir, r.dir, FSOP_RO, 0, 0);
+		if (r.sp.worker == WORKER_BUN)
+			fsplan_add(&r.plan, FSOP_BIND, path, bun, FSOP_RO, 0,
+			    0);
 		(void)snprintf(shm, sizeof(shm), "%s/%s", PATH_SHMDIR,
 		    r.shm_name);
 		fsplan_add(&r.plan, FSOP_BIND, shm, shm, FSOP_NOEXEC, 0, 0);
@@ -539,8 +544,9 @@ copy_in(const char *src, const char *name, char *dst, size_t dstlen)
 static int
 step_runtime(void)
 {
-	char		 script[PATH_MAX], lib[PATH_MAX], *env;
+	char		 script[PATH_MAX], lib[PATH_MAX], mnt[PATH_MAX], *env;
 	const char	*name = POD_RUNTIME_SCRIPT, *dot;
+	int		 fd;
 
 	/* A custom worker is its own program: only the library. */
 	if (r.sp.runtime_script[0] == '\0') {
@@ -561,6 +567,15 @@ step_runtime(void)
 	if (copy_in(r.sp.runtime_script, name, script, sizeof(script)) == -1 ||
 	    copy_in(r.sp.runtime_lib, POD_RUNTIME_LIB, lib, sizeof(lib)) == -1)
 		return -1;
+	/* Bun's mountpoint (step_plan binds the binary over it). */
+	if (r.sp.worker == WORKER_BUN && r.sandboxed) {
+		(void)snprintf(mnt, sizeof(mnt), "%s/%s", r.dir, POD_BUN_MNT);
+		if ((fd = open(mnt, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0555)) == -1)
+			return setup_fail(EXIT_PODRUNNER, "%s: %s", mnt,
+			    strerror(errno));
+		close(fd);
+	}
 	free(r.sp.runtime_script);
 	r.sp.runtime_script = xstrdup(script);
  env:

@@ -81,7 +81,7 @@ void		 spawn_spec_free(struct spawn_spec *);
 #define POD_RUNTIME_LIB		"libpodshm.so.1"
 #define POD_ROOT		"root"	/* mountpoint of the pod's root */
 /* Where the pod has the bun binary, wherever the host keeps it. */
-#define POD_BUN_PATH		"/usr/libexec/podrunner/bun"
+#define POD_BUN_MNT		"bun"	/* bun, bound over this empty file */
 /* Where every pod has libpodshm: on the dynamic linker's default path. */
 #define POD_PODSHM_LIB		"/usr/lib/libpodshm.so.1"
 

@@ -42,7 +42,7 @@ pod_unlink_names(int rundirfd, int shmdirfd, const char *podid)
 {
 	static const char *files[] = {
 		POD_SOCKET, POD_RUNTIME_SCRIPT, POD_RUNTIME_PYC, POD_RUNTIME_JS,
-		POD_RUNTIME_TS, POD_RUNTIME_LIB
+		POD_RUNTIME_TS, POD_RUNTIME_LIB, POD_BUN_MNT
 	};
 	static const char *dirs[] = { POD_ROOT };
 	char	name[128];

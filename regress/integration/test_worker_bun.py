@@ -53,6 +53,10 @@ CASES = [
        stdout=b"from mjs\n", stderr_exact=""),
     ts("hello-forced", 'console.log("forced");\n', suffix=".txt",
        flags=["--worker=bun"], stdout=b"forced\n", stderr_exact=""),
+    # A grant of the host's /usr binds it read-only over the pod's:
+    # bun's own place in the pod is not below it.
+    ts("usr-granted", 'console.log("with /usr");\n',
+       flags=["--allow-read=/usr"], stdout=b"with /usr\n"),
     ts("typescript", "const n: number = 6 * 7;\n"
        "interface P { x: number }\nconst p: P = { x: n };\n"
        "console.log(p.x);\n", stdout=b"42\n"),
