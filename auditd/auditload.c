@@ -272,8 +272,8 @@ do_attach(struct podaudit *skel, const struct audit_load *cfg,
 	}
 	if (skel->data_cfg->calib_bad != CALIB_DONE) {
 		(void)snprintf(err, errlen, "the kernel's structures are not "
-		    "those podrunner was built for (%s%s%s%s%s differ): rebuild "
-		    "it on this kernel", skel->data_cfg->calib_bad &
+		    "those podrunner was built for (%s%s%s%s%s differ): "
+		    "rebuild it on this kernel", skel->data_cfg->calib_bad &
 		    CALIB_CGROUP ? " cgroup" : "", skel->data_cfg->calib_bad &
 		    CALIB_PID ? " pid" : "", skel->data_cfg->calib_bad &
 		    CALIB_UID ? " uid" : "", skel->data_cfg->calib_bad &

@@ -315,27 +315,30 @@ emit(struct scratch *f)
  * what sys_exit reads from the task's structures, with the offsets of
  * the build's vmlinux.h (the cgroup id, pid, tgid, comm, the mm's
  * argument and environment strings), must be what the helpers say, and
- * the loader's /proc/self/stat for its mm (calib_mm).  Anything else: the kernel is
- * not the one podrunner was built for.  Part of sys_exit, not a program
- * of its own: the verifier's walks of the kernel's types cost
- * milliseconds per program.
+ * the loader's /proc/self/stat for its mm (calib_mm).  Anything else:
+ * the kernel is not the one podrunner was built for.  Part of sys_exit,
+ * not a program of its own: the verifier's walks of the kernel's types
+ * cost milliseconds per program.
  */
 static __noinline int
 calibrate(struct task_struct *t, __u64 cgid)
 {
 	char			 comm[16];
-	__u64			 id, mm[4];
-	__u32			 bad = 0, i;
+	__u64			 id, mm[4], w[2];
+	__u32			 bad = 0;
 
 	if (cgid != bpf_get_current_cgroup_id())
 		bad |= CALIB_CGROUP;
 	id = bpf_get_current_pid_tgid();
 	if (t->tgid != (int)(id >> 32) || t->pid != (int)(__u32)id)
 		bad |= CALIB_PID;
+	/* As sys_exit copies it; in two words, not sixteen bytes (each
+	 * load of the task costs the verifier). */
+	__builtin_memset(comm, 0, sizeof(comm));
 	bpf_get_current_comm(comm, sizeof(comm));
-	for (i = 0; i < sizeof(comm); i++)
-		if (comm[i] != t->comm[i])
-			bad |= CALIB_COMM;
+	__builtin_memcpy(&w, t->comm, sizeof(w));
+	if (w[0] != ((__u64 *)comm)[0] || w[1] != ((__u64 *)comm)[1])
+		bad |= CALIB_COMM;
 	mm_strings(t, mm);
 	if (mm[0] != calib_mm[0] || mm[1] != calib_mm[1] ||
 	    mm[2] != calib_mm[2] || mm[3] != calib_mm[3])

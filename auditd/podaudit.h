@@ -5,9 +5,10 @@
  * vmlinux.h, user space from <linux/types.h>.
  *
  * A record is a struct arec header followed by len1 + len2 bytes of
- * data (whose meaning depends on kind; exec: one more, the path's NUL).  The reader checks every length
- * against the record's size before it looks at the data: the producer
- * is the kernel, but a record is only as sound as this header says.
+ * data (whose meaning depends on kind; exec: one more, the path's NUL).
+ * The reader checks every length against the record's size before it
+ * looks at the data: the producer is the kernel, but a record is only
+ * as sound as this header says.
  */
 #ifndef PODRUNNER_PODAUDIT_H
 #define PODRUNNER_PODAUDIT_H
@@ -32,7 +33,9 @@
 #define AREC_PATH_MAX	512		/* path bytes, NUL included */
 #define AREC_ARG_MAX	256		/* one argument, NUL included */
 #define AREC_ARGV_MAX	1024		/* argv bytes before we stop */
-#define AREC_ARGS_MAX	8		/* arguments before we stop */
+#define AREC_ARGS_MAX	8		/* a failed exec's arguments kept
+					 * (a successful one's: AREC_ARGV_MAX
+					 * bytes of them) */
 #define AREC_ADDR_MAX	112		/* sockaddr bytes (sockaddr_un) */
 /*
  * The data area: the path, then argument strings written at a running

@@ -123,12 +123,13 @@ main(int argc, char *argv[])
 	 * the audit: a document may disable it, and then it must cost
 	 * nothing, so with one the loader waits for the policy.  (Whether
 	 * a document is given is all the parent looks at; policyd reads
-	 * it.)
+	 * it.)  None for --no-sandbox: a pod without a cgroup of its own
+	 * cannot be audited.
 	 */
 	parent_env.audit_loader_fd = -1;
-	if (rc.cmd == CMD_RUN && (parent_env.audit_loader_fd =
-	    audit_loader_fork(rc.policy_path == NULL && rc.policy_b64 == NULL,
-	    &loader)) == -1)
+	if (rc.cmd == CMD_RUN && !rc.no_sandbox &&
+	    (parent_env.audit_loader_fd = audit_loader_fork(
+	    rc.policy_path == NULL && rc.policy_b64 == NULL, &loader)) == -1)
 		fatal("forking the audit loader");
 	if (mkdir(PATH_RUNDIR, 0711) == -1 && errno != EEXIST) {
 		fprintf(stderr, "podrunner: mkdir %s: %s\n", PATH_RUNDIR,

@@ -50,7 +50,7 @@ struct pod {
 	struct pod_cgroup	*cg;		/* limits; NULL: --no-sandbox */
 	struct pod_limits	 limits;
 	int			 refused;	/* no cgroup: never released */
-	pid_t			 go_pid;	/* waits for the audit: pod init */
+	pid_t			 go_pid;	/* pod init, waiting for the audit */
 	uint64_t		 audit_cgid;	/* in the audit's map, or 0 */
 };
 
@@ -467,7 +467,7 @@ sandbox_relay_handler(int fd, short events, void *arg)
 			return;
 		}
 		/* Released when the audit's loader has reported. */
-		if (audit.state == AUDIT_PENDING)
+		if (audit.state == AUDIT_PENDING && p->cg != NULL)
 			p->go_pid = (pid_t)pid;
 		else
 			pod_release(p, (pid_t)pid);
@@ -728,11 +728,11 @@ pod_release(struct pod *p, pid_t pid)
 	uint32_t	 upid = (uint32_t)pid;
 
 	p->go_pid = 0;
-	if (audit.state == AUDIT_ON) {
-		if (p->cg == NULL || (cgid = pod_cgroup_id(p->cg)) == 0)
-			why = "the pod has no cgroup v2 to be audited by "
-			    "(--no-sandbox)";
-		else if (audit_pod_add(audit.pods, cgid, p->id) == -1) {
+	if (p->cg == NULL || (cgid = pod_cgroup_id(p->cg)) == 0)
+		why = "the pod has no cgroup v2 to be audited by "
+		    "(--no-sandbox)";
+	else if (audit.state == AUDIT_ON) {
+		if (audit_pod_add(audit.pods, cgid, p->id) == -1) {
 			(void)snprintf(msg, sizeof(msg), "adding the pod to "
 			    "the audit's map: %s", strerror(errno));
 			why = msg;
