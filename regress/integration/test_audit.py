@@ -13,8 +13,9 @@ found, with the pod's id and the kernel's results,
 
 and none of a host process that does the same syscalls at the same time.
 Also: audit.required with BPF unavailable (CAP_BPF and CAP_PERFMON out of
-the bounding set with setpriv) refuses to start (125, the worker never
-runs); without audit.required a warning, once, and the worker runs; the
+the bounding set with setpriv), or with --no-sandbox, refuses to start
+(125, the worker never runs); without audit.required a warning, once,
+and the worker runs; the
 audit disabled writes no record; a ring made to overflow (auditd stopped
 with SIGSTOP) reports the records lost, and what was written plus what
 was lost is what happened; the policy's audit.events adds syscalls.
@@ -391,6 +392,18 @@ def test_required_without_bpf_refuses(syslog, tmp):
     assert "the worker ran" not in r.out, r.describe()
     assert re.search(r"^podrunner: .*audit\.required.*unavailable.*"
                      r"CAP_BPF", r.stderr, re.M), r.describe()
+
+
+def test_required_without_sandbox_refuses(tmp):
+    """--no-sandbox: no cgroup of the pod's own, nothing to audit by."""
+    pol = policy_file(tmp, {"version": 1, "audit": {"enabled": True,
+                                                    "required": True}})
+    r = podrunner("run", "--no-sandbox", "--policy", pol,
+                  write_script('print("the worker ran")\n'))
+    assert r.status == EXIT_FAILURE, r.describe()
+    assert "the worker ran" not in r.out, r.describe()
+    assert re.search(r"^podrunner: .*audit\.required.*--no-sandbox",
+                     r.stderr, re.M), r.describe()
 
 
 def test_unavailable_warns_once(syslog, tmp):
