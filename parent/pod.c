@@ -193,7 +193,8 @@ pod_start(void)
 		fatal("socketpair");
 
 	/* policyd gets its end of the relay's decision channel. */
-	proc_compose(PROC_POLICYD, IMSG_POLICY_CHANNEL, POD_ID, pr[0], NULL, 0);
+	proc_compose(PROC_POLICYD, IMSG_POLICY_CHANNEL, POD_ID, pr[0],
+	    parent_env.podid, strlen(parent_env.podid));
 	/* auditd names the pod's records by its id. */
 	proc_compose(PROC_AUDITD, IMSG_AUDIT_POD, POD_ID, -1, parent_env.podid,
 	    strlen(parent_env.podid));

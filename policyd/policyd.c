@@ -35,7 +35,10 @@ struct asker {
 	TAILQ_ENTRY(asker)	 entry;
 	struct imsgev		 iev;
 	uint32_t		 pod;	/* 0 for the proxy */
+	char			 podid[17];	/* the pod's name, for logs */
 };
+
+static const char	*pod_name(uint32_t);
 
 static int	policyd_dispatch_parent(struct imsg *);
 static int	policyd_config_done(char *, size_t);
@@ -71,7 +74,7 @@ policyd_main(void)
 	child_loop();
 }
 
-static void
+static struct asker *
 asker_add(int fd, uint32_t pod, const char *name)
 {
 	struct asker	*a;
@@ -81,6 +84,19 @@ asker_add(int fd, uint32_t pod, const char *name)
 	imsgev_init(&a->iev, fd, name, asker_handler, a);
 	TAILQ_INSERT_TAIL(&askers, a, entry);
 	imsgev_add(&a->iev);
+	return a;
+}
+
+/* The name of pod number id, from its relay's channel; "-" if none. */
+static const char *
+pod_name(uint32_t id)
+{
+	struct asker	*a;
+
+	TAILQ_FOREACH(a, &askers, entry)
+		if (a->pod == id && a->pod != 0 && a->podid[0] != '\0')
+			return a->podid;
+	return "-";
 }
 
 static void
@@ -166,8 +182,9 @@ load_document(const char *name, const char *text, size_t len)
 static int
 policyd_dispatch_parent(struct imsg *imsg)
 {
+	struct asker	*a;
 	unsigned char	*decoded;
-	char		 name[512], *buf, *b64;
+	char		 name[512], *buf, *b64, podid[17];
 	size_t		 len;
 	uint32_t	 peer, json;
 	ssize_t		 n;
@@ -238,9 +255,19 @@ policyd_dispatch_parent(struct imsg *imsg)
 			return -1;
 		return 0;
 	case IMSG_POLICY_CHANNEL:
-		if (imsg_get_len(imsg) != 0 || (fd = imsg_get_fd(imsg)) == -1)
+		/* The pod's name (its hex id), for the audit trail. */
+		len = imsg_get_len(imsg);
+		if (len == 0 || len >= sizeof(podid) ||
+		    imsg_get_data(imsg, podid, len) == -1 ||
+		    (fd = imsg_get_fd(imsg)) == -1)
 			return -1;
-		asker_add(fd, imsg_get_peerid(imsg), "relay");
+		podid[len] = '\0';
+		if (strspn(podid, "0123456789abcdef") != len) {
+			close(fd);
+			return -1;
+		}
+		a = asker_add(fd, imsg_get_peerid(imsg), "relay");
+		(void)strlcpy(a->podid, podid, sizeof(a->podid));
 		return 0;
 	case IMSG_POLICY_EXPLAIN:
 		if (imsg_get_data(imsg, &json, sizeof(json)) == -1 ||
@@ -496,10 +523,12 @@ asker_handler(int fd, short events, void *arg)
 		/* Denials, warnings and monitored denials are the audit
 		 * trail; plain allows are debug. */
 		if (d.verdict == VERDICT_ALLOW && !d.monitored)
-			log_debug("%s: allow %s \"%s\": %s", a->iev.name,
-			    perm_kind_name(req.kind), target, rule);
+			log_debug("%s: pod=%s allow %s \"%s\": %s",
+			    a->iev.name, pod_name(a->pod != 0 ? a->pod :
+			    peerid), perm_kind_name(req.kind), target, rule);
 		else
-			log_info("%s: %s %s%s \"%s\": %s", a->iev.name,
+			log_info("%s: pod=%s %s %s%s \"%s\": %s", a->iev.name,
+			    pod_name(a->pod != 0 ? a->pod : peerid),
 			    d.monitored ? "monitor-allow" :
 			    d.verdict == VERDICT_DENY ? "deny" : "warn",
 			    perm_kind_name(req.kind),
