@@ -460,7 +460,7 @@ explain(int as_json)
 	    pol->audit.required ? ", required" : "");
 	for (i = 0; i < pol->audit.nevents; i++)
 		APPEND("%s%s", i == 0 ? ", events " : " ", pol->audit.events[i]);
-	APPEND(" (the eBPF audit: not yet)\n");
+	APPEND(" (the eBPF audit: syslog authpriv, podrunner-audit)\n");
 #undef APPEND
  send:
 	if (len + IMSG_HEADER_SIZE > CHILD_IMSG_MAX)
