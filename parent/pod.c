@@ -522,12 +522,11 @@ pod_proxy_forgotten(struct imsg *imsg)
 }
 
 /*
- * A "net" event from the proxy: a JSON object (the proxy parses the
- * worker's bytes, so this is checked, not trusted), shown when
- * verbose and kept for the embedding API.
+ * An event of the pod's from a daemon (a JSON object with a "type"):
+ * checked, not trusted, shown when verbose.
  */
-int
-pod_proxy_event(struct imsg *imsg)
+static int
+pod_event_check(struct imsg *imsg)
 {
 	json_error_t	 jerr;
 	json_t		*o;
@@ -546,6 +545,21 @@ pod_proxy_event(struct imsg *imsg)
 	if (log_getverbose() > 0)
 		log_info("event: %.*s", (int)len,
 		    (const char *)ibuf_data(&imsg->data));
+	return 0;
+}
+
+/*
+ * A "net" event from the proxy: a JSON object (the proxy parses the
+ * worker's bytes, so this is checked, not trusted), shown when
+ * verbose and kept for the embedding API.
+ */
+int
+pod_proxy_event(struct imsg *imsg)
+{
+	size_t	len = imsg_get_len(imsg);
+
+	if (pod_event_check(imsg) == -1)
+		return -1;
 	/* The proxy's decisions join the audit trail. */
 	if (pod.audit_on)
 		proc_compose(PROC_AUDITD, IMSG_AUDIT_EVENT, POD_ID, -1,
@@ -562,8 +576,6 @@ int
 pod_audit_msg(struct imsg *imsg)
 {
 	struct audit_done	 done;
-	json_error_t		 jerr;
-	json_t			*o;
 	char			 why[600];
 	size_t			 len = imsg_get_len(imsg);
 	int			 fd;
@@ -588,20 +600,7 @@ pod_audit_msg(struct imsg *imsg)
 		return 0;
 	case IMSG_AUDIT_SYSCALLS:
 		/* auditd built it from kernel records: checked anyway. */
-		if (imsg_get_peerid(imsg) != POD_ID || len == 0 ||
-		    len > 65536)
-			return -1;
-		o = json_loadb(ibuf_data(&imsg->data), len,
-		    JSON_REJECT_DUPLICATES, &jerr);
-		if (o == NULL || !json_is_object(o)) {
-			json_decref(o);
-			return -1;
-		}
-		json_decref(o);
-		if (log_getverbose() > 0)
-			log_info("event: %.*s", (int)len,
-			    (const char *)ibuf_data(&imsg->data));
-		return 0;
+		return pod_event_check(imsg);
 	case IMSG_AUDIT_DONE:
 		if (imsg_get_peerid(imsg) != POD_ID || pod.audit_done ||
 		    !pod.audit_end_sent ||

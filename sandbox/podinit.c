@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "imsg.h"
 #include "podfs.h"
 #include "podlandlock.h"
 #include "podseccomp.h"
@@ -114,8 +115,9 @@ pod_rlimits(void)
 static void
 podinit_sandbox(const struct podinit *pi)
 {
-	char	err[200], c;
-	int	lfd;
+	struct imsgbuf	ib;
+	char		err[200], c;
+	int		lfd;
 
 	if (read(PI_GO, &c, 1) != 1)
 		_exit(EXIT_PODRUNNER);	/* the relay is gone */
@@ -140,9 +142,13 @@ podinit_sandbox(const struct podinit *pi)
 		errno = 0;
 		podinit_report(EXIT_PODRUNNER, err);
 	}
-	if (podnet_send_fd(PI_PROXY, lfd) == -1)
+	/* To the relay, which hands it on to the proxy. */
+	imsgbuf_init(&ib, PI_PROXY);
+	imsgbuf_allow_fdpass(&ib);
+	if (imsg_compose(&ib, IMSG_PROXY_LISTEN, 0, 0, lfd, NULL, 0) == -1 ||
+	    imsgbuf_flush(&ib) == -1)
 		podinit_report(EXIT_PODRUNNER, "proxy socket to the relay");
-	close(lfd);
+	imsgbuf_clear(&ib);
 	close(PI_PROXY);
 }
 

@@ -735,7 +735,7 @@ step_spawn_worker(void)
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
 	    pipe2(ep, O_CLOEXEC) == -1 || pipe2(r.go, O_CLOEXEC) == -1 ||
-	    (r.sandboxed && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+	    (r.sandboxed && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    r.proxy_sock) == -1))
 		return setup_fail(EXIT_PODRUNNER, "pipes: %s", strerror(errno));
 	memset(&pi, 0, sizeof(pi));
@@ -876,13 +876,26 @@ static int
 step_proxy(void)
 {
 	struct proxy_pod	pp;
-	int			fd;
+	struct imsgbuf		ib;
+	struct imsg		imsg;
+	int			fd = -1, n;
 
-	if ((fd = podnet_recv_fd(r.proxy_sock[0])) == -1)
-		return setup_fail(EXIT_PODRUNNER, "proxy socket from pod init: "
-		    "%s", strerror(errno));
+	/* Sent before the worker's exec: here already, or never. */
+	imsgbuf_init(&ib, r.proxy_sock[0]);
+	imsgbuf_allow_fdpass(&ib);
+	if ((n = imsg_wait(&ib, &imsg)) == 1) {
+		if (imsg_get_type(&imsg) == IMSG_PROXY_LISTEN &&
+		    imsg_get_len(&imsg) == 0)
+			fd = imsg_get_fd(&imsg);
+		imsg_free(&imsg);
+	}
+	imsgbuf_clear(&ib);
 	close(r.proxy_sock[0]);
 	r.proxy_sock[0] = -1;
+	if (fd == -1)
+		return setup_fail(EXIT_PODRUNNER, "proxy socket from pod init: "
+		    "%s", n == 1 ? "unexpected message" : n == 0 ?
+		    "pod init closed the channel" : strerror(errno));
 	memset(&pp, 0, sizeof(pp));
 	(void)strlcpy(pp.podid, r.sp.podid, sizeof(pp.podid));
 	if (imsg_compose(&r.parent.ibuf, IMSG_PROXY_LISTEN, 0, 0, fd, &pp,

@@ -127,8 +127,6 @@ __dead void	 podinit_run(const struct podinit *);
 
 /* podnet.c: the pod's network, from inside its namespace. */
 int		 podnet_setup(int *, char *, size_t);
-int		 podnet_send_fd(int, int);
-int		 podnet_recv_fd(int);
 
 __dead void	 sandbox_main(void);
 __dead void	 relay_main(void);
