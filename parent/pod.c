@@ -37,6 +37,7 @@ static struct {
 	int		 out_closed[3];	/* EPIPE on stdout/stderr */
 	int		 proxy_sent;	/* PROXY_LISTEN forwarded */
 	int		 proxy_wait;	/* PROXY_FORGET not answered yet */
+	int		 relay_lost;	/* its channel closed, no reason yet */
 	struct event	*timer;
 	int		 audit_on;	/* auditd has the ring */
 	int		 audit_warned;	/* said once that there is none */
@@ -390,6 +391,10 @@ pod_sandbox_msg(struct imsg *imsg)
 			    (unsigned long long)gone.value);
 		/* The relay's own channel tells whether it ended well. */
 		pod.gone = 1;
+		if (pod.relay_lost && pod.failed_code == 0 && !pod.exited) {
+			proc_fail("relay process died unexpectedly");
+			return 0;
+		}
 		if (pod.proxy_sent) {
 			/* Its last net events come before its answer. */
 			proc_compose(PROC_PROXY, IMSG_PROXY_FORGET, POD_ID, -1,
@@ -670,10 +675,17 @@ pod_imsg_handler(int fd, short events, void *arg)
 	(void)arg;
 	if ((n = imsgev_handle_io(&pod.iev, events)) <= 0) {
 		imsgev_clear(&pod.iev);
-		if (!pod.exited && pod.failed_code == 0) {
+		/*
+		 * The sandbox process says why first if it killed the relay
+		 * (a refused pod), on its own channel: its SANDBOX_GONE,
+		 * which follows the reason, decides.
+		 */
+		if (!pod.exited && pod.failed_code == 0 && !pod.gone) {
 			if (!proc_blame_dead())
-				proc_fail("relay process died unexpectedly");
-		} else
+				pod.relay_lost = 1;
+		} else if (!pod.exited && pod.failed_code == 0)
+			proc_fail("relay process died unexpectedly");
+		else
 			pod_maybe_done();
 		return;
 	}
