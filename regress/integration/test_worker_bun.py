@@ -598,23 +598,7 @@ def lib():
 
 
 def _lib():
-    import ctypes
-    if not os.path.exists(twp.LIB):
-        subprocess.run(["make", "build/lib/libpodshm.so.1"], cwd=ROOT,
-                       check=True, stdout=subprocess.DEVNULL)
-    lib = ctypes.CDLL(twp.LIB, use_errno=True)
-    vp, sz = ctypes.c_void_p, ctypes.c_size_t
-    lib.podshm_create.argtypes = [ctypes.c_char_p, sz, ctypes.c_uint]
-    lib.podshm_create.restype = vp
-    lib.podshm_close.argtypes = [vp]
-    lib.podshm_close.restype = None
-    lib.podshm_max_frame.argtypes = [vp]
-    lib.podshm_max_frame.restype = sz
-    lib.podshm_send.argtypes = [vp, ctypes.c_char_p, sz]
-    lib.podshm_send.restype = ctypes.c_int
-    lib.podshm_recv.argtypes = [vp, vp, sz]
-    lib.podshm_recv.restype = ctypes.c_ssize_t
-    return lib
+    return twp.load_podshm()
 
 
 @pytest.fixture

@@ -305,20 +305,7 @@ class CSupervisor(twp.Supervisor):
 
 @pytest.fixture(scope="module")
 def lib():
-    import ctypes
-    lib = ctypes.CDLL(twp.LIB, use_errno=True)
-    vp, sz = ctypes.c_void_p, ctypes.c_size_t
-    lib.podshm_create.argtypes = [ctypes.c_char_p, sz, ctypes.c_uint]
-    lib.podshm_create.restype = vp
-    lib.podshm_close.argtypes = [vp]
-    lib.podshm_close.restype = None
-    lib.podshm_max_frame.argtypes = [vp]
-    lib.podshm_max_frame.restype = sz
-    lib.podshm_send.argtypes = [vp, ctypes.c_char_p, sz]
-    lib.podshm_send.restype = ctypes.c_int
-    lib.podshm_recv.argtypes = [vp, vp, sz]
-    lib.podshm_recv.restype = ctypes.c_ssize_t
-    return lib
+    return twp.load_podshm()
 
 
 @pytest.fixture

@@ -43,8 +43,9 @@ def _session():
     yield
 
 
-@pytest.fixture(scope="session")
-def lib():
+def load_podshm():
+    """libpodshm through ctypes, the supervisor's side (the C tests and
+    the other workers' protocol tests use it too)."""
     if not os.path.exists(LIB):
         subprocess.run(["make", "build/lib/libpodshm.so.1"], cwd=ROOT,
                        check=True, stdout=subprocess.DEVNULL)
@@ -61,6 +62,11 @@ def lib():
     lib.podshm_recv.argtypes = [vp, vp, sz]
     lib.podshm_recv.restype = ctypes.c_ssize_t
     return lib
+
+
+@pytest.fixture(scope="session")
+def lib():
+    return load_podshm()
 
 
 class Supervisor:
