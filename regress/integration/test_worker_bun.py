@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (EXIT_FAILURE, ROOT, Case, cases_by_name, podrunner,
+from conftest import (EXIT_FAILURE, ROOT, Case, cases_by_name,
                       run_case, write_script)
 
 BUN = ROOT / "deps" / "bun" / "bin" / "bun"
@@ -740,16 +740,7 @@ def test_protocol_malformed_run_frame(sup):
 
 
 def test_protocol_corrupt_ring(sup):
-    import mmap
-    import struct
     sup.start()
     sup.accept()
-    fd = os.open("/dev/shm" + sup.name, os.O_RDWR)
-    try:
-        with mmap.mmap(fd, twp.SHM_SIZE) as m:
-            off = twp.SHM_SIZE // 2 + 64
-            m[off:off + 8] = struct.pack("<Q", 1 << 40)
-    finally:
-        os.close(fd)
-    sup.conn.send(twp.DATA)
+    twp.corrupt_head(sup)
     expect_70(sup, "ring is corrupt")

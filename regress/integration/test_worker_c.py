@@ -14,7 +14,6 @@ unknown frames, and exit 70 for each set-up and protocol failure.
 
 import base64
 import json
-import mmap
 import os
 import shutil
 import struct
@@ -505,14 +504,7 @@ def test_protocol_malformed_run_frame(sup, frame, what):
 def test_protocol_corrupt_ring(sup):
     sup.start()
     sup.accept()
-    fd = os.open("/dev/shm" + sup.name, os.O_RDWR)
-    try:
-        with mmap.mmap(fd, twp.SHM_SIZE) as m:
-            off = twp.SHM_SIZE // 2 + 64
-            m[off:off + 8] = struct.pack("<Q", 1 << 40)
-    finally:
-        os.close(fd)
-    sup.conn.send(twp.DATA)
+    twp.corrupt_head(sup)
     expect_70(sup, "ring is corrupt")
 
 

@@ -554,9 +554,9 @@ def test_corrupt_frame_length(sup, length):
     expect_70(sup, "ring is corrupt")
 
 
-def test_corrupt_head(sup):
-    sup.start()
-    sup.accept()
+def corrupt_head(sup):
+    """Point the supervisor->worker ring's head far beyond its data,
+    and tell the worker: a worker must refuse the ring (exit 70)."""
     fd = os.open("/dev/shm" + sup.name, os.O_RDWR)
     try:
         with mmap.mmap(fd, SHM_SIZE) as m:
@@ -565,4 +565,10 @@ def test_corrupt_head(sup):
     finally:
         os.close(fd)
     sup.conn.send(DATA)
+
+
+def test_corrupt_head(sup):
+    sup.start()
+    sup.accept()
+    corrupt_head(sup)
     expect_70(sup, "ring is corrupt")
