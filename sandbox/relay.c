@@ -55,6 +55,18 @@
 /* A persistent pod's output event carries at most this many bytes: its
  * JSON (escapes at most 6 bytes each) stays under POD_IMSG_MAX. */
 #define OUT_EVENT_CHUNK	(32 * 1024)
+/*
+ * Requests a worker may have in flight (asked, not answered): beyond,
+ * it is flooding policyd, and is cut off.  The Python runtime keeps
+ * below MAX_IN_FLIGHT (64); signal handlers nest a few more.
+ */
+#define REQ_IN_FLIGHT_MAX	1024
+/*
+ * DATA notes that find the ring empty: a worker sends one per frame and
+ * one drain takes them all, so up to one per frame is normal; this many
+ * more is a flood.
+ */
+#define EMPTY_DATA_MAX		4096
 /* Submissions a persistent pod queues for the worker (podrunner serve). */
 #define SUBS_MAX	4096
 
@@ -99,6 +111,8 @@ static struct {
 	struct pod_ll_path	*llpaths;
 	/* A persistent pod (SPAWN_F_PERSISTENT): events in serve shape. */
 	int			 persistent;
+	unsigned int		 in_flight;	/* requests policyd has */
+	int64_t			 data_credit;	/* frames read - empty DATAs */
 	int			 stop_wanted;	/* STOP before READY */
 	struct subq		 subs;		/* sent or queued, in order */
 	size_t			 nsubs;
@@ -1347,10 +1361,12 @@ worker_frame(json_t *doc)
 	}
 }
 
-/* Frames from the worker: copied out, checked, passed on as events. */
-static void
+/* Frames from the worker: copied out, checked, passed on as events.
+ * Returns how many were read. */
+static size_t
 drain_ring(void)
 {
+	size_t		 nread = 0;
 	json_t		*doc;
 	json_error_t	 je;
 	char		*text;
@@ -1359,17 +1375,18 @@ drain_ring(void)
 	while (r.shm != NULL && !r.cut_off) {
 		if ((n = ring_recv(r.frame, r.frame_max)) == -1) {
 			if (errno == EAGAIN || r.cut_off)
-				return;
+				return nread;
 			relay_cut_off("corrupt ring (%s)", strerror(errno));
-			return;
+			return nread;
 		}
+		nread++;
 		doc = json_loadb((char *)r.frame, (size_t)n,
 		    JSON_REJECT_DUPLICATES, &je);
 		if (doc == NULL || !json_is_object(doc) ||
 		    !json_is_string(json_object_get(doc, "type"))) {
 			json_decref(doc);
 			relay_cut_off("ring frame is not a JSON event");
-			return;
+			return nread;
 		}
 		if (r.persistent) {
 			worker_frame(doc);
@@ -1388,6 +1405,7 @@ drain_ring(void)
 			    r.sp.podid, strlen(text));
 		free(text);
 	}
+	return nread;
 }
 
 static void
@@ -1398,6 +1416,11 @@ ctl_request(const struct ctl_msg *m)
 
 	if (r.policyd.ev == NULL) {
 		send_ctl(0, m->reqid);	/* no policyd: fail closed */
+		return;
+	}
+	if (++r.in_flight > REQ_IN_FLIGHT_MAX) {
+		relay_cut_off("more than %d requests in flight",
+		    REQ_IN_FLIGHT_MAX);
 		return;
 	}
 	memset(&req, 0, sizeof(req));
@@ -1466,7 +1489,11 @@ ctl_read(int fd, short ev, void *arg)
 		/* What a runtime wrote to its pipes before the frames. */
 		if (r.persistent && !r.out_paused)
 			drain_outputs();
-		drain_ring();
+		n = (ssize_t)drain_ring();
+		r.data_credit += n > 0 ? n : -1;
+		if (r.data_credit < -EMPTY_DATA_MAX)
+			relay_cut_off("flood of DATA notes with nothing in the "
+			    "ring");
 		break;
 	case CTL_MSG_REQUEST:
 		ctl_request(&m);
@@ -1690,6 +1717,8 @@ relay_policyd_handler(int fd, short events, void *arg)
 		    resp.verdict == VERDICT_DENY ? "deny" : "allow", rule);
 		free(rule);
 		rule = NULL;
+		if (r.in_flight > 0)
+			r.in_flight--;
 		/* The seeds' workers test allowed == 1: warn is allowed. */
 		send_ctl(resp.verdict == VERDICT_DENY ? 0 : 1, resp.reqid);
 	}

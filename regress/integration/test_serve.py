@@ -401,3 +401,40 @@ def test_serve_usage_errors(args, msg):
                        text=True, timeout=WAIT)
     assert r.returncode == EXIT_FAILURE and msg in r.stderr, r.stderr
     assert r.stdout == ""
+
+
+FLOOD_REQUESTS = """\
+import podrunner_worker, struct
+_w = podrunner_worker._worker
+for rid in range(1, 200000):
+    _w.sock.send(struct.pack('<BI', 1, rid) + b'/etc/passwd')
+"""
+
+FLOOD_DATA = """\
+import podrunner_worker, struct
+_w = podrunner_worker._worker
+for i in range(200000):
+    _w.sock.send(struct.pack('<BI', 0x10, 0))
+"""
+
+
+@pytest.mark.parametrize("flood, why", [
+    (FLOOD_REQUESTS, (b"requests in flight", b"control socket")),
+    (FLOOD_DATA, (b"flood of DATA notes",)),
+], ids=["requests", "data"])
+def test_flooding_worker_is_cut_off_and_others_go_on(serve, flood, why):
+    """A worker that floods the control socket (requests it never
+    reads the answers to, or DATA notes with nothing in the ring) is
+    cut off and reported; a pod beside it does not notice."""
+    other = serve()
+    other.run("n = 0", 0)
+    s = serve()
+    s.send_line({"op": "send", "code": flood, "id": 1})
+    for i in range(1, 30):
+        assert exec_end(other.run("n += 1", i)) == 0
+    rest, status = s.finish(stop=False)
+    assert b"worker cut off" in s.stderr, s.stderr
+    assert any(w in s.stderr for w in why), s.stderr
+    assert status == 70, (status, rest[-3:])
+    assert output(other.run("print(n)", "n")) == "29\n"
+    other.finish()
