@@ -56,6 +56,12 @@ supervisor -> worker:
         the file at "path" is read.  This runtime runs one script and
         exits.
 
+    {"type": "exec", "seq": N, "code": "...", "fresh": false}
+
+        Instead of "run", for a persistent worker (podrunner serve): run
+        the code, then wait for the next "exec".  See "persistent
+        worker" near the end of this file, and podrunner(8).
+
 worker -> supervisor:
 
     {"type": "state", "worker": "exec_start"}
