@@ -87,6 +87,7 @@ void		 pod_stop(void);
 void		 pod_kill(void);
 void		 pod_interrupt(void);
 void		 pod_memory(void);
+int		 pod_syscalls(void);
 void		 pod_timer(int);
 void		 pod_pause(int);
 

@@ -318,6 +318,16 @@ pod_interrupt(void)
 		    &sig, sizeof(sig));
 }
 
+/* The audit's counts so far; 0 if there is no audit. */
+int
+pod_syscalls(void)
+{
+	if (!pod.audit_on || pod.audit_end_sent)
+		return 0;
+	return proc_compose(PROC_AUDITD, IMSG_AUDIT_SYSCALLS, POD_ID, -1,
+	    NULL, 0) == 0;
+}
+
 void
 pod_memory(void)
 {

@@ -61,6 +61,7 @@ static struct {
 	STAILQ_HEAD(, pending)	 subs;		/* sent, exec_end to come */
 	size_t			 nsubs;
 	STAILQ_HEAD(, pending)	 mem;		/* memory asked for */
+	STAILQ_HEAD(, pending)	 sys;		/* syscall counts asked for */
 } sv;
 
 static void	serve_read(int, short, void *);
@@ -124,6 +125,7 @@ serve_init(void)
 
 	STAILQ_INIT(&sv.subs);
 	STAILQ_INIT(&sv.mem);
+	STAILQ_INIT(&sv.sys);
 	if ((sv.in = evbuffer_new()) == NULL ||
 	    (sv.out = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
@@ -536,6 +538,7 @@ serve_pod_event(const char *text, size_t len)
 void
 serve_daemon_event(json_t *o)
 {
+	struct pending	*pd;
 	json_t		*ev, *data;
 	const char	*type = json_string_value(json_object_get(o, "type"));
 
@@ -545,6 +548,15 @@ serve_daemon_event(json_t *o)
 	data = json_deep_copy(o);
 	json_object_del(data, "type");
 	json_object_set_new(ev, "data", data);
+	/* The counts asked for after a submission, in order; the last,
+	 * at the pod's end, has no id. */
+	if (strcmp(type, "syscalls") == 0 &&
+	    (pd = STAILQ_FIRST(&sv.sys)) != NULL) {
+		STAILQ_REMOVE_HEAD(&sv.sys, entry);
+		if (pd->id != NULL)
+			json_object_set_new(ev, "id", pd->id);
+		free(pd);
+	}
 	emit(ev);
 }
 
@@ -563,6 +575,13 @@ serve_exec_end(void)
 		pod_timer(1);	/* the next one has its own time */
 	STAILQ_INSERT_TAIL(&sv.mem, pd, entry);
 	pod_memory();
+	if (pod_syscalls()) {
+		struct pending	*ps = xcalloc(1, sizeof(*ps));
+
+		if ((ps->id = pd->id) != NULL)
+			json_incref(ps->id);
+		STAILQ_INSERT_TAIL(&sv.sys, ps, entry);
+	}
 	if (sv.nsubs == 0 && sv.stopping)
 		stop_now();
 	return 0;

@@ -154,7 +154,12 @@ def test_hello_and_events(serve):
     assert mem["id"] == 1
     assert 0 < mem["data"]["current"] <= mem["data"]["limit"]
     assert mem["data"]["limit"] == 64 * 1024 * 1024
+    # The audit's counts so far, after the submission, then at the end.
+    sc = s.wait(lambda e: e["type"] == "syscalls")[-1]
+    assert sc["id"] == 1 and sc["data"]["counts"]["openat"] > 0, sc
     rest, status = s.finish()
+    last = [e for e in rest if e["type"] == "syscalls"]
+    assert last and "id" not in last[-1], rest
     assert rest[-1] == {"type": "exit", "data": {"code": 0}}, rest
     assert status == 0, s.stderr
     # Every line is one JSON object; nothing else reaches stdout.
