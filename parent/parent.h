@@ -98,6 +98,7 @@ void		 serve_init(void);
 void		 serve_configured(void);
 void		 serve_flush(void);
 int		 serve_signal(void);
+void		 serve_cut_off(void);
 void		 serve_policy_loaded(const char *, size_t);
 void		 serve_ready(void);
 int		 serve_pod_event(const char *, size_t);

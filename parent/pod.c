@@ -573,6 +573,8 @@ pod_dispatch(struct imsg *imsg)
 		if (get_string(imsg, buf, sizeof(buf)) == -1)
 			return -1;
 		log_warnx("worker cut off: %s", buf);
+		if (pod.serve)
+			serve_cut_off();
 		return 0;
 	case IMSG_POD_EXIT:
 		if (imsg_get_data(imsg, &status, sizeof(status)) == -1 ||

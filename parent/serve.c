@@ -491,6 +491,27 @@ stop_now(void)
 	evtimer_add(sv.stop_timer, &tv);
 }
 
+/*
+ * The relay cut the worker off: it can run no more submissions.  It
+ * exits by itself when it notices (70); if it does not, it is killed.
+ */
+void
+serve_cut_off(void)
+{
+	struct timeval	tv = { STOP_GRACE_MS / 1000,
+			    (STOP_GRACE_MS % 1000) * 1000 };
+
+	sv.stopping = 1;
+	if (sv.ev_in != NULL) {
+		event_free(sv.ev_in);
+		sv.ev_in = NULL;
+	}
+	if (sv.stop_timer == NULL && (sv.stop_timer = evtimer_new(
+	    parent_env.base, serve_kill, NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(sv.stop_timer, &tv);
+}
+
 /* SIGINT, SIGTERM, SIGHUP: a stop; the second one kills. */
 int
 serve_signal(void)
