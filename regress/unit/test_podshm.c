@@ -730,6 +730,7 @@ static void
 test_hostile_tail(void **state)
 {
 	struct fix	*f = *state;
+	unsigned char	*big;
 	uint64_t	 head;
 	int		 i;
 
@@ -749,9 +750,18 @@ test_hostile_tail(void **state)
 	assert_int_equal(podshm_writable(f->sup), 0);
 	assert_int_equal(rget64(f, 1, HEAD), head);	/* nothing sent */
 
-	/* Tail ahead of head, on the other ring. */
+	/*
+	 * Tail ahead of head, on the other ring.  The sender loads the tail
+	 * again only when its last checked copy shows too little room: a
+	 * frame of the whole capacity makes it look.
+	 */
 	xfer(f->wrk, f->sup, 10, 1);
 	rset64(f, 0, TAIL, rget64(f, 0, HEAD) + 1);
+	big = calloc(1, MAXF);
+	assert_non_null(big);
+	assert_int_equal(podshm_send(f->wrk, big, MAXF), -1);
+	assert_int_equal(errno, EPROTO);
+	free(big);
 	assert_int_equal(podshm_send(f->wrk, "x", 1), -1);
 	assert_int_equal(errno, EPROTO);
 	assert_int_equal(podshm_send(f->wrk, NULL, 0), -1);

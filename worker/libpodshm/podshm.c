@@ -13,6 +13,11 @@
  *  - every value loaded from shared memory (the peer's index, a frame
  *    length) is loaded once into a local and range-checked before use;
  *    a violation kills the ring (EPROTO from then on);
+ *  - the last checked value of the peer's index is kept, and the index
+ *    is loaded again only when that copy shows too little data (or
+ *    room): the peer's cache line moves once per batch of frames, not
+ *    once per frame.  podshm_readable() and podshm_writable() always
+ *    load it;
  *  - payload bytes are copied out before the caller sees them, so the
  *    peer cannot change what the caller parses.
  *
@@ -55,6 +60,7 @@ struct podshm_ring {
 	_Atomic uint64_t	*head;	/* shared, written by the producer */
 	_Atomic uint64_t	*tail;	/* shared, written by the consumer */
 	uint64_t		 own;	/* private copy of the index we own */
+	uint64_t		 peer;	/* last checked value of the other */
 	int			 dead;
 };
 
@@ -79,6 +85,8 @@ static void	 copy_in(const struct podshm *, struct podshm_ring *, uint64_t,
 static void	 copy_out(const struct podshm *, const struct podshm_ring *,
 		    uint64_t, void *, size_t);
 static int	 ring_kill(struct podshm_ring *);
+static int	 load_head(struct podshm *, struct podshm_ring *);
+static int	 load_tail(struct podshm *, struct podshm_ring *);
 static ssize_t	 next_len(struct podshm *, struct podshm_ring *);
 
 static int
@@ -127,6 +135,7 @@ ring_setup(struct podshm *shm, int i)
 	r->tail = (_Atomic uint64_t *)(void *)(hdr + OFF_TAIL);
 	r->data = hdr + PODSHM_HDR_SIZE;
 	r->own = 0;
+	r->peer = 0;
 	r->dead = 0;
 }
 
@@ -143,8 +152,35 @@ ring_sync(struct podshm *shm, struct podshm_ring *r, int producer)
 	head = atomic_load_explicit(r->head, memory_order_acquire);
 	tail = atomic_load_explicit(r->tail, memory_order_acquire);
 	r->own = producer ? head : tail;
+	r->peer = producer ? tail : head;
 	if (head - tail > shm->cap)
 		return ring_kill(r);
+	return 0;
+}
+
+/* The consumer loads the producer's head into r->peer, checked. */
+static int
+load_head(struct podshm *shm, struct podshm_ring *r)
+{
+	uint64_t	head;
+
+	head = atomic_load_explicit(r->head, memory_order_acquire);
+	if (head - r->own > shm->cap)	/* behind our tail wraps to huge */
+		return ring_kill(r);
+	r->peer = head;
+	return 0;
+}
+
+/* The producer loads the consumer's tail into r->peer, checked. */
+static int
+load_tail(struct podshm *shm, struct podshm_ring *r)
+{
+	uint64_t	tail;
+
+	tail = atomic_load_explicit(r->tail, memory_order_acquire);
+	if (r->own - tail > shm->cap)	/* ahead of our head wraps to huge */
+		return ring_kill(r);
+	r->peer = tail;
 	return 0;
 }
 
@@ -355,7 +391,7 @@ podshm_send(struct podshm *shm, const void *buf, size_t len)
 {
 	struct podshm_ring	*r = tx_ring(shm);
 	unsigned char		 lenbuf[LEN_SIZE];
-	uint64_t		 tail, used;
+	size_t			 off;
 
 	if (r->dead) {
 		errno = EPROTO;
@@ -369,16 +405,22 @@ podshm_send(struct podshm *shm, const void *buf, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	tail = atomic_load_explicit(r->tail, memory_order_acquire);
-	used = r->own - tail;	/* tail ahead of head wraps to huge */
-	if (used > shm->cap)
-		return ring_kill(r);
-	if (LEN_SIZE + len > shm->cap - used) {
-		errno = EAGAIN;
-		return -1;
+	/* r->own - r->peer <= cap always holds (checked when loaded). */
+	if (LEN_SIZE + len > shm->cap - (r->own - r->peer)) {
+		if (load_tail(shm, r) == -1)
+			return -1;
+		if (LEN_SIZE + len > shm->cap - (r->own - r->peer)) {
+			errno = EAGAIN;
+			return -1;
+		}
 	}
-	put32(lenbuf, (uint32_t)len);
-	copy_in(shm, r, r->own, lenbuf, LEN_SIZE);
+	off = (size_t)(r->own % shm->cap);
+	if (off <= shm->cap - LEN_SIZE)
+		put32(r->data + off, (uint32_t)len);
+	else {
+		put32(lenbuf, (uint32_t)len);
+		copy_in(shm, r, r->own, lenbuf, LEN_SIZE);
+	}
 	if (len > 0)
 		copy_in(shm, r, r->own + LEN_SIZE, buf, len);
 	r->own += LEN_SIZE + len;
@@ -391,26 +433,33 @@ static ssize_t
 next_len(struct podshm *shm, struct podshm_ring *r)
 {
 	unsigned char	lenbuf[LEN_SIZE];
-	uint64_t	head, avail;
+	uint64_t	avail;
+	size_t		off;
 	uint32_t	len;
 
 	if (r->dead) {
 		errno = EPROTO;
 		return -1;
 	}
-	head = atomic_load_explicit(r->head, memory_order_acquire);
-	avail = head - r->own;	/* head behind tail wraps to huge */
-	if (avail > shm->cap)
-		return ring_kill(r);
-	if (avail == 0) {
-		errno = EAGAIN;
-		return -1;
+	/* r->peer - r->own <= cap always holds (checked when loaded). */
+	if ((avail = r->peer - r->own) == 0) {
+		if (load_head(shm, r) == -1)
+			return -1;
+		if ((avail = r->peer - r->own) == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
 	}
 	/* Heads are published a whole frame at a time. */
 	if (avail < LEN_SIZE)
 		return ring_kill(r);
-	copy_out(shm, r, r->own, lenbuf, LEN_SIZE);
-	len = get32(lenbuf);
+	off = (size_t)(r->own % shm->cap);
+	if (off <= shm->cap - LEN_SIZE)
+		len = get32(r->data + off);
+	else {
+		copy_out(shm, r, r->own, lenbuf, LEN_SIZE);
+		len = get32(lenbuf);
+	}
 	if (len > shm->cap - LEN_SIZE || LEN_SIZE + (uint64_t)len > avail)
 		return ring_kill(r);
 	return (ssize_t)len;
@@ -451,16 +500,10 @@ size_t
 podshm_readable(struct podshm *shm)
 {
 	struct podshm_ring	*r = rx_ring(shm);
-	uint64_t		 avail;
 
-	if (r->dead)
+	if (r->dead || load_head(shm, r) == -1)
 		return 0;
-	avail = atomic_load_explicit(r->head, memory_order_acquire) - r->own;
-	if (avail > shm->cap) {
-		(void)ring_kill(r);
-		return 0;
-	}
-	return (size_t)avail;
+	return (size_t)(r->peer - r->own);
 }
 
 /* Free bytes; a payload of n bytes fits if n + 4 <= podshm_writable(). */
@@ -468,14 +511,8 @@ size_t
 podshm_writable(struct podshm *shm)
 {
 	struct podshm_ring	*r = tx_ring(shm);
-	uint64_t		 used;
 
-	if (r->dead)
+	if (r->dead || load_tail(shm, r) == -1)
 		return 0;
-	used = r->own - atomic_load_explicit(r->tail, memory_order_acquire);
-	if (used > shm->cap) {
-		(void)ring_kill(r);
-		return 0;
-	}
-	return (size_t)(shm->cap - used);
+	return (size_t)(shm->cap - (r->own - r->peer));
 }
