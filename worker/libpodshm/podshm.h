@@ -10,11 +10,18 @@
  *	offset   0  u32 magic "PSHM" (0x4d485350 little endian)
  *	offset   4  u32 version (1)
  *	offset   8  u32 capacity: bytes in the data area (half - 192)
- *	offset  12  u32 reserved (0)
+ *	offset  12  u32 reserved (0); 16..63 reserved (0)
  *	offset  64  u64 head: bytes ever written (producer stores, release)
+ *	offset  72  u32 rxwait: futex word, "the consumer sleeps"
+ *		    (see below); 76..127 reserved (0)
  *	offset 128  u64 tail: bytes ever consumed (consumer stores, release)
+ *	offset 136  u32 txwait: futex word, "the producer sleeps";
+ *		    140..191 reserved (0)
  *	offset 192  data area, capacity bytes, used as a circular byte
  *		    stream: position p lives at data[p % capacity]
+ *
+ * head and tail sit on cache lines of their own; each futex word shares
+ * the line of the index its waker has just stored.
  *
  * A frame is [u32 length, little endian][payload]; a frame (length
  * prefix included) may wrap around the end of the data area.  A frame's
@@ -24,6 +31,27 @@
  * it owns and checks every value it reads from shared memory
  * (0 <= head - tail <= capacity, length <= what is available).  A
  * reader copies a frame out before the caller parses it.
+ *
+ * Waiting (optional, added within version 1).  A side that wants to
+ * sleep until the ring has a frame (consumer) or room (producer) calls
+ * podshm_wait_readable() / podshm_wait_writable().  The protocol, per
+ * ring, for the consumer (the producer's is the same with txwait, tail
+ * and "room"):
+ *
+ *	consumer: rxwait = 1; seq_cst fence; re-check head;
+ *		  still empty: FUTEX_WAIT(rxwait, 1) (shared futex)
+ *	producer: store head (release); seq_cst fence; load rxwait;
+ *		  non-zero: rxwait = 0; FUTEX_WAKE(rxwait, 1)
+ *
+ * so a producer makes no system call unless the consumer advertised that
+ * it sleeps.  Every podshm_send() wakes a consumer sleeping on rxwait
+ * and every podshm_recv() a producer sleeping on txwait, whether or not
+ * this side ever waits itself.  Peers that know nothing of the words
+ * never set them and never sleep; the words start at 0 (the reserved
+ * bytes' old value).  A futex word may hold anything a hostile peer
+ * wrote: the waker then makes a needless FUTEX_WAKE, the waiter a
+ * needless turn of its loop; a peer that does not wake us costs us at
+ * most our timeout.
  */
 #ifndef PODSHM_H
 #define PODSHM_H
@@ -88,6 +116,32 @@ ssize_t		 podshm_peek_len(struct podshm *);
 /* Bytes readable / writable right now in this side's rings. */
 size_t		 podshm_readable(struct podshm *);
 size_t		 podshm_writable(struct podshm *);
+
+/*
+ * Block until a frame can be read (podshm_readable() > 0), or until a
+ * payload of len bytes can be sent.  timeout_ms < 0 waits for ever, 0
+ * only looks.  Spins first for a while when the process may run on
+ * more than one CPU (see podshm_set_spin), then sleeps on the ring's
+ * futex word.  0 when ready; -1 and errno:
+ *	ETIMEDOUT the time ran out (a dead or silent peer looks like this)
+ *	EINTR	 a signal handler ran
+ *	EPROTO	 the ring is dead (corrupt indices)
+ *	EMSGSIZE len > podshm_max_frame() (wait_writable only)
+ * Never to be called by a side that must not block (the relay).
+ */
+int		 podshm_wait_readable(struct podshm *, int timeout_ms);
+int		 podshm_wait_writable(struct podshm *, size_t len,
+		    int timeout_ms);
+/*
+ * How long the waits spin before they sleep: PODSHM_SPIN_ADAPT (the
+ * default) learns it from the recent waits, between 0 and
+ * PODSHM_SPIN_MAX_US; 0 never spins; n > 0 spins up to n microseconds
+ * (at most 1000000).  With a single CPU in the process's affinity mask
+ * the waits never spin.  0, or -1 and EINVAL.
+ */
+#define PODSHM_SPIN_ADAPT	(-1)
+#define PODSHM_SPIN_MAX_US	50
+int		 podshm_set_spin(struct podshm *, int usec);
 
 #ifdef __cplusplus
 }
