@@ -69,6 +69,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == 4,
 #define OFF_VERSION		4
 #define OFF_CAPACITY		8
 #define OFF_RESERVED		12
+#define OFF_CPU			16
 #define OFF_HEAD		64
 #define OFF_RXWAIT		72
 #define OFF_TAIL		128
@@ -82,7 +83,10 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == 4,
  * the peer answers quickly.  Adaptive: each wait's duration w moves the
  * budget a quarter of the way towards 2w when w was short enough to
  * catch by spinning, towards 0 when not; an idle side soon stops
- * spinning.  With one CPU the peer cannot run while we spin: never.
+ * spinning.  The peer cannot run while we spin on its CPU, so a side
+ * whose affinity mask has a single CPU spins only when the peer has
+ * said (its cpu word) that it waits on another one: a pinned pair on
+ * two CPUs spins, a pair sharing one CPU never does.
  */
 #define SPIN_MAX_NS		(PODSHM_SPIN_MAX_US * 1000LL)
 #define SPIN_START_NS		(SPIN_MAX_NS / 4)
@@ -95,6 +99,7 @@ struct podshm_ring {
 	_Atomic uint64_t	*tail;	/* shared, written by the consumer */
 	_Atomic uint32_t	*rxwait; /* futex word: the consumer sleeps */
 	_Atomic uint32_t	*txwait; /* futex word: the producer sleeps */
+	_Atomic uint32_t	*cpu;	/* 1 + the producer's CPU, a hint */
 	uint64_t		 own;	/* private copy of the index we own */
 	uint64_t		 peer;	/* last checked value of the other */
 	int			 dead;
@@ -110,6 +115,7 @@ struct podshm {
 	int			 spin_us;	/* PODSHM_SPIN_ADAPT or fixed */
 	int			 ncpu;		/* in our affinity; 0 unknown */
 	unsigned int		 nwaits;	/* waits that got past a look */
+	uint32_t		 cpu_said;	/* our last cpu word */
 	int64_t			 spin_ns[2];	/* adaptive: [0] rx, [1] tx */
 };
 
@@ -135,7 +141,7 @@ static int	 futex_wait(_Atomic uint32_t *, uint32_t,
 static int64_t	 now_ns(void);
 static void	 cpu_relax(void);
 static int	 ready(struct podshm *, int, size_t);
-static int	 ncpu(struct podshm *);
+static int	 may_spin(struct podshm *);
 static int	 wait_for(struct podshm *, int, size_t, int);
 
 static int
@@ -184,6 +190,7 @@ ring_setup(struct podshm *shm, int i)
 	r->tail = (_Atomic uint64_t *)(void *)(hdr + OFF_TAIL);
 	r->rxwait = (_Atomic uint32_t *)(void *)(hdr + OFF_RXWAIT);
 	r->txwait = (_Atomic uint32_t *)(void *)(hdr + OFF_TXWAIT);
+	r->cpu = (_Atomic uint32_t *)(void *)(hdr + OFF_CPU);
 	r->data = hdr + PODSHM_HDR_SIZE;
 	r->own = 0;
 	r->peer = 0;
@@ -660,11 +667,20 @@ ready(struct podshm *shm, int tx, size_t len)
 	return -1;
 }
 
-/* CPUs this process may run on, looked up now and then (it can change). */
+/*
+ * May this wait spin?  Yes with several CPUs in our affinity mask (looked
+ * up now and then: it can change): the scheduler can run the peer on
+ * another.  With one, only if the peer said it waits on another CPU.
+ * Says where we run, for the peer's waits (in our tx ring's header, the
+ * ring the peer consumes).  The peer's word is only compared: a lie
+ * costs us our own spin, bounded, no more.
+ */
 static int
-ncpu(struct podshm *shm)
+may_spin(struct podshm *shm)
 {
 	cpu_set_t	set;
+	uint32_t	peer;
+	int		cpu;
 
 	if (shm->ncpu == 0 || shm->nwaits % NCPU_RECHECK == 0) {
 		if (sched_getaffinity(0, sizeof(set), &set) == 0)
@@ -673,7 +689,16 @@ ncpu(struct podshm *shm)
 			shm->ncpu = 2;	/* unknown: assume a peer can run */
 	}
 	shm->nwaits++;
-	return shm->ncpu;
+	cpu = sched_getcpu();
+	if (cpu >= 0 && (uint32_t)cpu + 1 != shm->cpu_said) {
+		shm->cpu_said = (uint32_t)cpu + 1;
+		atomic_store_explicit(tx_ring(shm)->cpu, shm->cpu_said,
+		    memory_order_relaxed);
+	}
+	if (shm->ncpu > 1)
+		return 1;
+	peer = atomic_load_explicit(rx_ring(shm)->cpu, memory_order_relaxed);
+	return cpu >= 0 && peer != 0 && peer != (uint32_t)cpu + 1;
 }
 
 static int
@@ -684,7 +709,7 @@ wait_for(struct podshm *shm, int tx, size_t len, int timeout_ms)
 	struct timespec		 dl, *dlp = NULL;
 	int64_t			 start, deadline = 0, spin, t, target;
 	unsigned int		 i;
-	int			 rc, saved;
+	int			 rc, saved, adapt;
 
 	if ((rc = ready(shm, tx, len)) != 0)
 		return rc == 1 ? 0 : -1;
@@ -701,11 +726,13 @@ wait_for(struct podshm *shm, int tx, size_t len, int timeout_ms)
 	}
 
 	/* Spin: a bounded time, whatever the peer does. */
-	if (ncpu(shm) <= 1)
+	adapt = 0;
+	if (!may_spin(shm))
 		spin = 0;
-	else if (shm->spin_us == PODSHM_SPIN_ADAPT)
+	else if (shm->spin_us == PODSHM_SPIN_ADAPT) {
 		spin = shm->spin_ns[tx];
-	else
+		adapt = 1;
+	} else
 		spin = (int64_t)shm->spin_us * 1000;
 	if (dlp != NULL && spin > deadline - start)
 		spin = deadline - start;
@@ -745,7 +772,7 @@ wait_for(struct podshm *shm, int tx, size_t len, int timeout_ms)
 	/* Our peer needs to make no system call for us any more. */
 	atomic_store_explicit(w, 0, memory_order_relaxed);
 
-	if (rc == 1 && shm->spin_us == PODSHM_SPIN_ADAPT && shm->ncpu > 1) {
+	if (rc == 1 && adapt) {
 		t = now_ns() - start;
 		target = t < SPIN_MAX_NS ? 2 * t : 0;
 		if (target > SPIN_MAX_NS)

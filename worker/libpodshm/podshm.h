@@ -10,7 +10,10 @@
  *	offset   0  u32 magic "PSHM" (0x4d485350 little endian)
  *	offset   4  u32 version (1)
  *	offset   8  u32 capacity: bytes in the data area (half - 192)
- *	offset  12  u32 reserved (0); 16..63 reserved (0)
+ *	offset  12  u32 reserved (0)
+ *	offset  16  u32 cpu: 1 + the CPU the producer of this ring last
+ *		    waited on, 0 unknown (a hint; see podshm_set_spin);
+ *		    20..63 reserved (0)
  *	offset  64  u64 head: bytes ever written (producer stores, release)
  *	offset  72  u32 rxwait: futex word, "the consumer sleeps"
  *		    (see below); 76..127 reserved (0)
@@ -136,8 +139,9 @@ int		 podshm_wait_writable(struct podshm *, size_t len,
  * How long the waits spin before they sleep: PODSHM_SPIN_ADAPT (the
  * default) learns it from the recent waits, between 0 and
  * PODSHM_SPIN_MAX_US; 0 never spins; n > 0 spins up to n microseconds
- * (at most 1000000).  With a single CPU in the process's affinity mask
- * the waits never spin.  0, or -1 and EINVAL.
+ * (at most 1000000).  A process whose affinity mask has a single CPU
+ * spins only if the peer waits on another CPU (the peer's cpu word): a
+ * spin on the peer's CPU only delays it.  0, or -1 and EINVAL.
  */
 #define PODSHM_SPIN_ADAPT	(-1)
 #define PODSHM_SPIN_MAX_US	50
