@@ -107,6 +107,9 @@ rset32(struct fix *f, int ring, size_t off, uint32_t v)
 	memcpy(rhdr(f, ring) + off, &v, sizeof(v));
 }
 
+#define CPUHINT	16	/* 1 + the ring's producer's CPU */
+#define MAYSLEEP 20	/* the ring's consumer may sleep */
+#define FENCES	24	/* the ring's producer fences every publish */
 #define HEAD	64
 #define RXWAIT	72	/* futex word: the ring's consumer sleeps */
 #define TAIL	128
@@ -1006,10 +1009,16 @@ test_wait_wakeup(void **state)
 			_exit(13);
 		_exit(0);
 	}
+	assert_int_equal(rget32(f, 0, MAYSLEEP), 0);
 	assert_int_equal(podshm_wait_readable(f->sup, 30000), 0);
 	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "wake", 4);
 	assert_int_equal(rget32(f, 0, RXWAIT), 0);	/* not advertised now */
+	/* The consumer said it may sleep, the producer that it fences. */
+	assert_int_equal(rget32(f, 0, MAYSLEEP), 1);
+	assert_int_equal(rget32(f, 0, FENCES), 1);
+	assert_int_equal(rget32(f, 1, MAYSLEEP), 0);
+	assert_int_equal(rget32(f, 1, FENCES), 0);
 
 	memset(buf, 'x', sizeof(buf));
 	while (podshm_send(f->sup, buf, sizeof(buf)) == 0)
@@ -1103,9 +1112,10 @@ test_wait_timeout(void **state)
 
 /*
  * The futex words hold garbage: the waker makes a needless wake-up and
- * clears the word; a waiter whose word a hostile peer keeps changing
- * goes round its loop, but no longer than its timeout, and still sees
- * a frame when one comes.
+ * clears the word (a producer only if its consumer said it may sleep);
+ * a waiter whose words a hostile peer keeps changing goes round its
+ * loop, but no longer than its timeout, and still sees a frame when one
+ * comes.
  */
 static void
 test_wait_garbage(void **state)
@@ -1121,20 +1131,34 @@ test_wait_garbage(void **state)
 	for (ring = 0; ring < 2; ring++) {
 		rset32(f, ring, RXWAIT, 0xdeadbeefU);
 		rset32(f, ring, TXWAIT, 0xfeedfaceU);
+		rset32(f, ring, CPUHINT, 0xabad1deaU);
 	}
+	/* No maysleep: the producer does not even look at rxwait. */
 	assert_int_equal(podshm_send(f->wrk, "abc", 3), 0);
-	assert_int_equal(rget32(f, 0, RXWAIT), 0);	/* woken, cleared */
-	assert_int_equal(rget32(f, 1, RXWAIT), 0xdeadbeefU);	/* untouched */
+	assert_int_equal(rget32(f, 0, RXWAIT), 0xdeadbeefU);
+	assert_int_equal(rget32(f, 0, FENCES), 0);
+	/* The consumer always looks at txwait. */
 	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 3);
 	assert_int_equal(rget32(f, 0, TXWAIT), 0);
+	/* Garbage in maysleep reads as "may sleep": fenced, answered. */
+	rset32(f, 0, MAYSLEEP, 0x12345678U);
+	assert_int_equal(podshm_send(f->wrk, "abc", 3), 0);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);	/* woken, cleared */
+	assert_int_equal(rget32(f, 0, FENCES), 1);
+	assert_int_equal(rget32(f, 1, RXWAIT), 0xdeadbeefU);	/* untouched */
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 3);
 	xfer(f->sup, f->wrk, 10, 3);
-	assert_int_equal(rget32(f, 1, RXWAIT), 0);
 	assert_int_equal(rget32(f, 1, TXWAIT), 0);
 
+	/* A waiter's own words scribbled on: it still times out. */
 	for (i = 0; i < 6; i++) {
 		rset32(f, 0, RXWAIT, junk[i]);
+		rset32(f, 0, MAYSLEEP, junk[(i + 1) % 6]);
+		rset32(f, 0, FENCES, junk[(i + 2) % 6]);
 		assert_int_equal(podshm_wait_readable(f->sup, 5), -1);
 		assert_int_equal(errno, ETIMEDOUT);
+		rset32(f, 1, TXWAIT, junk[i]);
+		rset32(f, 1, CPUHINT, junk[(i + 3) % 6]);
 	}
 
 	assert_int_equal(podshm_set_spin(f->sup, 0), 0);
@@ -1144,6 +1168,8 @@ test_wait_garbage(void **state)
 		/* Scribble for 300 ms, send, scribble 100 ms more. */
 		for (i = 0; i < 400000; i++) {
 			rset32(f, 0, RXWAIT, junk[xorshift(&rnd) % 6]);
+			rset32(f, 0, FENCES, junk[xorshift(&rnd) % 6]);
+			rset32(f, 1, CPUHINT, junk[xorshift(&rnd) % 6]);
 			if (i % 1000 == 0)
 				usleep(1000);
 			if (i == 300000 && podshm_send(f->wrk, "late", 4) == -1)
@@ -1156,6 +1182,38 @@ test_wait_garbage(void **state)
 	assert_int_equal(podshm_wait_readable(f->sup, 30000), 0);
 	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "late", 4);
+	wait_child(pid);
+}
+
+/*
+ * A producer that published without a fence or a wake-up (it had read
+ * maysleep before the consumer set it) and has not answered yet: the
+ * consumer, sleeping in slices until the answer, still sees the frame.
+ */
+static void
+test_wait_unanswered(void **state)
+{
+	struct fix	*f = *state;
+	unsigned char	 buf[16];
+	pid_t		 pid;
+
+	assert_int_equal(podshm_set_spin(f->sup, 0), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (child_await_sleeper(f, 0, RXWAIT) == -1)
+			_exit(10);
+		if (rget32(f, 0, MAYSLEEP) != 1 || rget32(f, 0, FENCES) != 0)
+			_exit(11);
+		/* By hand: the frame, then the head; no fence, no wake. */
+		memcpy(rdata(f, 0), "\4\0\0\0slow", 8);
+		rset64(f, 0, HEAD, 8);
+		_exit(0);
+	}
+	assert_int_equal(podshm_wait_readable(f->sup, 30000), 0);
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "slow", 4);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);
 	wait_child(pid);
 }
 
@@ -1306,6 +1364,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wait_timeout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wait_garbage, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_unanswered, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wait_pingpong, setup,
 		    teardown),

@@ -38,6 +38,20 @@
  * word before FUTEX_WAKE, so a sleeper that has not reached FUTEX_WAIT
  * yet finds a word that is no longer 1 and does not sleep either.
  *
+ * The producer's fence is the price: it waits for the frame's stores
+ * to reach the cache, and the lines are the consumer's (it read them a
+ * lap ago; it polls the head), so a stream of small frames ran at a
+ * quarter of its speed.  So the producer fences only for a consumer
+ * that has said (maysleep, once and for good) that it may sleep: a
+ * consumer that polls, or the relay, costs none.  The producer answers
+ * (fences, a release store after its head) before its first fenced
+ * publish; until the consumer has read the answer (acquire: every head
+ * published before it is then visible), a publish may have gone
+ * unfenced, so the consumer sleeps in slices (1 ms, times 4 up to 1 s)
+ * and looks again after each; after it, the protocol above holds.  The
+ * consumer always fences after its tail: that fence costs nothing
+ * measurable (its stores are to its own buffer and its own line).
+ *
  * The library never exits and never prints; errors are -1/NULL + errno.
  */
 #include <sys/mman.h>
@@ -70,6 +84,8 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == 4,
 #define OFF_CAPACITY		8
 #define OFF_RESERVED		12
 #define OFF_CPU			16
+#define OFF_MAYSLEEP		20
+#define OFF_FENCES		24
 #define OFF_HEAD		64
 #define OFF_RXWAIT		72
 #define OFF_TAIL		128
@@ -92,6 +108,9 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == 4,
 #define SPIN_START_NS		(SPIN_MAX_NS / 4)
 #define SPIN_CHECK		16	/* relaxes between clock reads */
 #define NCPU_RECHECK		4096	/* sleeping waits between rechecks */
+/* A consumer's sleeps before its producer said it fences: slices. */
+#define SLICE_START_NS		1000000LL
+#define SLICE_MAX_NS		1000000000LL
 
 struct podshm_ring {
 	unsigned char		*data;	/* capacity bytes */
@@ -100,9 +119,14 @@ struct podshm_ring {
 	_Atomic uint32_t	*rxwait; /* futex word: the consumer sleeps */
 	_Atomic uint32_t	*txwait; /* futex word: the producer sleeps */
 	_Atomic uint32_t	*cpu;	/* 1 + the producer's CPU, a hint */
+	_Atomic uint32_t	*maysleep; /* the consumer may sleep */
+	_Atomic uint32_t	*fences; /* the producer fences every publish */
 	uint64_t		 own;	/* private copy of the index we own */
 	uint64_t		 peer;	/* last checked value of the other */
 	int			 dead;
+	int			 fencing;	/* producer: we said fences */
+	int			 said_maysleep;	/* consumer: we said maysleep */
+	int			 fences_seen;	/* consumer: and heard fences */
 };
 
 struct podshm {
@@ -136,6 +160,7 @@ static int	 load_head(struct podshm *, struct podshm_ring *);
 static int	 load_tail(struct podshm *, struct podshm_ring *);
 static ssize_t	 next_len(struct podshm *, struct podshm_ring *);
 static void	 wake(_Atomic uint32_t *);
+static void	 wake_consumer(struct podshm_ring *);
 static int	 futex_wait(_Atomic uint32_t *, uint32_t,
 		    const struct timespec *);
 static int64_t	 now_ns(void);
@@ -191,6 +216,8 @@ ring_setup(struct podshm *shm, int i)
 	r->rxwait = (_Atomic uint32_t *)(void *)(hdr + OFF_RXWAIT);
 	r->txwait = (_Atomic uint32_t *)(void *)(hdr + OFF_TXWAIT);
 	r->cpu = (_Atomic uint32_t *)(void *)(hdr + OFF_CPU);
+	r->maysleep = (_Atomic uint32_t *)(void *)(hdr + OFF_MAYSLEEP);
+	r->fences = (_Atomic uint32_t *)(void *)(hdr + OFF_FENCES);
 	r->data = hdr + PODSHM_HDR_SIZE;
 	r->own = 0;
 	r->peer = 0;
@@ -211,6 +238,7 @@ ring_sync(struct podshm *shm, struct podshm_ring *r, int producer)
 	tail = atomic_load_explicit(r->tail, memory_order_acquire);
 	r->own = producer ? head : tail;
 	r->peer = producer ? tail : head;
+	r->fencing = r->said_maysleep = r->fences_seen = 0;
 	if (head - tail > shm->cap)
 		return ring_kill(r);
 	return 0;
@@ -258,6 +286,21 @@ wake(_Atomic uint32_t *w)
 		return;
 	atomic_store_explicit(w, 0, memory_order_relaxed);
 	(void)syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/*
+ * The producer, after publishing a head, when the consumer has said it
+ * may sleep: from then on every publish is fenced (wake()), and the
+ * consumer is told so once, with a release store after this head.
+ */
+static void
+wake_consumer(struct podshm_ring *r)
+{
+	if (!r->fencing) {
+		r->fencing = 1;
+		atomic_store_explicit(r->fences, 1, memory_order_release);
+	}
+	wake(r->rxwait);
 }
 
 static int
@@ -503,7 +546,9 @@ podshm_send(struct podshm *shm, const void *buf, size_t len)
 		copy_in(shm, r, r->own + LEN_SIZE, buf, len);
 	r->own += LEN_SIZE + len;
 	atomic_store_explicit(r->head, r->own, memory_order_release);
-	wake(r->rxwait);
+	/* A consumer that never sleeps costs no fence (see the top). */
+	if (atomic_load_explicit(r->maysleep, memory_order_relaxed) != 0)
+		wake_consumer(r);
 	return 0;
 }
 
@@ -706,10 +751,11 @@ wait_for(struct podshm *shm, int tx, size_t len, int timeout_ms)
 {
 	struct podshm_ring	*r = tx ? tx_ring(shm) : rx_ring(shm);
 	_Atomic uint32_t	*w = tx ? r->txwait : r->rxwait;
-	struct timespec		 dl, *dlp = NULL;
+	struct timespec		 dl, sl, *dlp = NULL, *until;
 	int64_t			 start, deadline = 0, spin, t, target;
+	int64_t			 slice = SLICE_START_NS;
 	unsigned int		 i;
-	int			 rc, saved, adapt;
+	int			 rc, saved, adapt, sliced;
 
 	if ((rc = ready(shm, tx, len)) != 0)
 		return rc == 1 ? 0 : -1;
@@ -746,23 +792,56 @@ wait_for(struct podshm *shm, int tx, size_t len, int timeout_ms)
 			t = now_ns();
 	}
 
+	/*
+	 * A consumer's first sleep says, for good, that it may sleep; until
+	 * the producer answers that it fences every publish, a publish may
+	 * have gone unfenced and its wake-up missed, so we sleep in slices
+	 * and look again after each.  Its answer (acquire) also shows us
+	 * every head it published before.
+	 */
+	sliced = 0;
+	if (rc == 0 && !tx && !r->fences_seen) {
+		if (!r->said_maysleep) {
+			r->said_maysleep = 1;
+			atomic_store_explicit(r->maysleep, 1,
+			    memory_order_relaxed);
+		}
+		sliced = 1;
+	}
+
 	/* Sleep: advertise it, then look once more (see the top). */
 	while (rc == 0) {
+		if (sliced && atomic_load_explicit(r->fences,
+		    memory_order_acquire) != 0) {
+			r->fences_seen = 1;
+			sliced = 0;
+		}
 		atomic_store_explicit(w, 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_seq_cst);
 		if ((rc = ready(shm, tx, len)) != 0)
 			break;
-		if (dlp != NULL && now_ns() >= deadline) {
-			errno = ETIMEDOUT;
-			rc = -1;
-			break;
+		until = dlp;
+		if (dlp != NULL || sliced) {
+			t = now_ns();
+			if (dlp != NULL && t >= deadline) {
+				errno = ETIMEDOUT;
+				rc = -1;
+				break;
+			}
+			if (sliced && (dlp == NULL || t + slice < deadline)) {
+				sl.tv_sec = (time_t)((t + slice) / 1000000000);
+				sl.tv_nsec = (long)((t + slice) % 1000000000);
+				until = &sl;
+				if ((slice *= 4) > SLICE_MAX_NS)
+					slice = SLICE_MAX_NS;
+			}
 		}
 		/*
 		 * 0: woken (or spuriously); EAGAIN: the word is no longer 1
 		 * (the peer cleared it to wake us, or wrote garbage);
 		 * ETIMEDOUT: the loop looks once more, then gives up.
 		 */
-		if (futex_wait(w, 1, dlp) == -1 && errno != EAGAIN &&
+		if (futex_wait(w, 1, until) == -1 && errno != EAGAIN &&
 		    errno != ETIMEDOUT) {
 			rc = -1;	/* EINTR; or ENOSYS, refused */
 			break;

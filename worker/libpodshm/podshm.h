@@ -12,8 +12,12 @@
  *	offset   8  u32 capacity: bytes in the data area (half - 192)
  *	offset  12  u32 reserved (0)
  *	offset  16  u32 cpu: 1 + the CPU the producer of this ring last
- *		    waited on, 0 unknown (a hint; see podshm_set_spin);
- *		    20..63 reserved (0)
+ *		    waited on, 0 unknown (a hint; see podshm_set_spin)
+ *	offset  20  u32 maysleep: 1 once the consumer may sleep (it set
+ *		    it before its first sleep; never cleared)
+ *	offset  24  u32 fences: 1 once the producer has seen maysleep and
+ *		    fences every publish (release, after its head)
+ *		    28..63 reserved (0)
  *	offset  64  u64 head: bytes ever written (producer stores, release)
  *	offset  72  u32 rxwait: futex word, "the consumer sleeps"
  *		    (see below); 76..127 reserved (0)
@@ -47,9 +51,12 @@
  *		  non-zero: rxwait = 0; FUTEX_WAKE(rxwait, 1)
  *
  * so a producer makes no system call unless the consumer advertised that
- * it sleeps.  Every podshm_send() wakes a consumer sleeping on rxwait
- * and every podshm_recv() a producer sleeping on txwait, whether or not
- * this side ever waits itself.  Peers that know nothing of the words
+ * it sleeps.  The producer's fence is paid only once the consumer has
+ * set maysleep; until the consumer has read fences = 1 (acquire) it
+ * sleeps in bounded slices, as a publish may have gone unfenced.  Every
+ * podshm_send() wakes a consumer sleeping on rxwait and every
+ * podshm_recv() a producer sleeping on txwait, whether or not this side
+ * ever waits itself.  Peers that know nothing of the words
  * never set them and never sleep; the words start at 0 (the reserved
  * bytes' old value).  A futex word may hold anything a hostile peer
  * wrote: the waker then makes a needless FUTEX_WAKE, the waiter a
