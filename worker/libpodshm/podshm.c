@@ -18,8 +18,10 @@
  *    room): the peer's cache line moves once per batch of frames, not
  *    once per frame.  podshm_readable() and podshm_writable() always
  *    load it;
- *  - the futex words are only compared with 0 and stored to; their
- *    value selects nothing but whether to make a system call;
+ *  - the words of the wait protocol (futex words, maysleep, fences,
+ *    cpu) are only compared with 0 or with our own value: they decide
+ *    whether to fence, spin or make a system call, and nothing is
+ *    indexed, sized or copied by them;
  *  - payload bytes are copied out before the caller sees them, so the
  *    peer cannot change what the caller parses.
  *

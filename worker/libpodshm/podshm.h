@@ -51,17 +51,23 @@
  *		  non-zero: rxwait = 0; FUTEX_WAKE(rxwait, 1)
  *
  * so a producer makes no system call unless the consumer advertised that
- * it sleeps.  The producer's fence is paid only once the consumer has
- * set maysleep; until the consumer has read fences = 1 (acquire) it
- * sleeps in bounded slices, as a publish may have gone unfenced.  Every
- * podshm_send() wakes a consumer sleeping on rxwait and every
- * podshm_recv() a producer sleeping on txwait, whether or not this side
- * ever waits itself.  Peers that know nothing of the words
- * never set them and never sleep; the words start at 0 (the reserved
- * bytes' old value).  A futex word may hold anything a hostile peer
- * wrote: the waker then makes a needless FUTEX_WAKE, the waiter a
- * needless turn of its loop; a peer that does not wake us costs us at
- * most our timeout.
+ * it sleeps.  Every podshm_send() wakes a consumer sleeping on rxwait
+ * and every podshm_recv() a producer sleeping on txwait, whether or not
+ * this side ever waits itself.
+ *
+ * The producer's fence (the costly one: it waits for the frame's
+ * stores) is paid only once the consumer has set maysleep, before its
+ * first sleep; the producer sets fences = 1 (release) before its first
+ * fenced publish.  Until the consumer has read fences = 1 (acquire) a
+ * publish may have gone unfenced, so it sleeps in bounded slices and
+ * looks again after each.  The consumer's fence, after its tail, is
+ * always paid (it is cheap).
+ *
+ * Peers that know nothing of these words never set them and never
+ * sleep; the words start at 0 (the reserved bytes' old value).  Any of
+ * them may hold anything a hostile peer wrote: the waker then makes a
+ * needless FUTEX_WAKE or fence, the waiter a needless turn of its loop
+ * or spin; a peer that does not wake us costs us at most our timeout.
  */
 #ifndef PODSHM_H
 #define PODSHM_H
