@@ -271,9 +271,14 @@ check-integration: all
 	PODRUNNER_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider regress/integration
 
 # --- benchmarks: ratios against a baseline measured in the same run -------
-BENCHES		:= $(B)/regress/bench/bench_policy
+BENCHES		:= $(B)/regress/bench/bench_policy \
+		   $(B)/regress/bench/bench_dataplane
 $(B)/regress/bench/bench_policy: $(call obj,regress/bench/bench_policy.c) $(POLICY_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# The rings between two processes (libpodshm's own objects, as the
+# supervisor links them).
+$(B)/regress/bench/bench_dataplane: $(call obj,regress/bench/bench_dataplane.c) $(PODSHM_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lrt
 
 # The servers of bench_proxy.py (not a bench of its own).
 BENCH_HTTPD	:= $(B)/regress/bench/bench_httpd

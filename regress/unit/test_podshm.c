@@ -8,12 +8,14 @@
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,8 +107,13 @@ rset32(struct fix *f, int ring, size_t off, uint32_t v)
 	memcpy(rhdr(f, ring) + off, &v, sizeof(v));
 }
 
+#define CPUHINT	16	/* 1 + the ring's producer's CPU */
+#define MAYSLEEP 20	/* the ring's consumer may sleep */
+#define FENCES	24	/* the ring's producer fences every publish */
 #define HEAD	64
+#define RXWAIT	72	/* futex word: the ring's consumer sleeps */
 #define TAIL	128
+#define TXWAIT	136	/* futex word: the ring's producer sleeps */
 
 static unsigned char
 pat(uint32_t seed, size_t j)
@@ -730,6 +737,7 @@ static void
 test_hostile_tail(void **state)
 {
 	struct fix	*f = *state;
+	unsigned char	*big;
 	uint64_t	 head;
 	int		 i;
 
@@ -749,9 +757,18 @@ test_hostile_tail(void **state)
 	assert_int_equal(podshm_writable(f->sup), 0);
 	assert_int_equal(rget64(f, 1, HEAD), head);	/* nothing sent */
 
-	/* Tail ahead of head, on the other ring. */
+	/*
+	 * Tail ahead of head, on the other ring.  The sender loads the tail
+	 * again only when its last checked copy shows too little room: a
+	 * frame of the whole capacity makes it look.
+	 */
 	xfer(f->wrk, f->sup, 10, 1);
 	rset64(f, 0, TAIL, rget64(f, 0, HEAD) + 1);
+	big = calloc(1, MAXF);
+	assert_non_null(big);
+	assert_int_equal(podshm_send(f->wrk, big, MAXF), -1);
+	assert_int_equal(errno, EPROTO);
+	free(big);
 	assert_int_equal(podshm_send(f->wrk, "x", 1), -1);
 	assert_int_equal(errno, EPROTO);
 	assert_int_equal(podshm_send(f->wrk, NULL, 0), -1);
@@ -937,6 +954,377 @@ test_two_processes(void **state)
 	assert_int_equal(podshm_readable(f->sup), 0);
 }
 
+/* --- waiting --------------------------------------------------------- */
+
+/*
+ * In a child: wait (up to 10 s) until the futex word at off of ring
+ * says its owner sleeps, then give it time to reach FUTEX_WAIT.
+ */
+static int
+child_await_sleeper(struct fix *f, int ring, size_t off)
+{
+	int	i;
+
+	for (i = 0; i < 10000; i++) {
+		if (rget32(f, ring, off) == 1) {
+			usleep(20000);
+			return 0;
+		}
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void
+wait_child(pid_t pid)
+{
+	int	status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A sleeper in another process is woken by a send, then by a recv. */
+static void
+test_wait_wakeup(void **state)
+{
+	struct fix	*f = *state;
+	unsigned char	 buf[100];
+	pid_t		 pid;
+
+	/* No spinning: the supervisor really sleeps on the futex. */
+	assert_int_equal(podshm_set_spin(f->sup, 0), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (child_await_sleeper(f, 0, RXWAIT) == -1)
+			_exit(10);
+		if (podshm_send(f->wrk, "wake", 4) == -1)
+			_exit(11);
+		/* The supervisor fills ring 1, then waits for room. */
+		if (child_await_sleeper(f, 1, TXWAIT) == -1)
+			_exit(12);
+		if (podshm_recv(f->wrk, buf, sizeof(buf)) != sizeof(buf))
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(rget32(f, 0, MAYSLEEP), 0);
+	assert_int_equal(podshm_wait_readable(f->sup, 30000), 0);
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "wake", 4);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);	/* not advertised now */
+	/* The consumer said it may sleep, the producer that it fences. */
+	assert_int_equal(rget32(f, 0, MAYSLEEP), 1);
+	assert_int_equal(rget32(f, 0, FENCES), 1);
+	assert_int_equal(rget32(f, 1, MAYSLEEP), 0);
+	assert_int_equal(rget32(f, 1, FENCES), 0);
+
+	memset(buf, 'x', sizeof(buf));
+	while (podshm_send(f->sup, buf, sizeof(buf)) == 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(podshm_wait_writable(f->sup, sizeof(buf), 30000), 0);
+	assert_int_equal(podshm_send(f->sup, buf, sizeof(buf)), 0);
+	assert_int_equal(rget32(f, 1, TXWAIT), 0);
+	wait_child(pid);
+}
+
+static volatile sig_atomic_t	alarms;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void
+test_wait_timeout(void **state)
+{
+	struct fix		*f = *state;
+	struct sigaction	 sa, osa;
+	struct itimerval	 it;
+	unsigned char		 buf[100];
+
+	/* Nothing to read: 0 only looks, n gives up after n ms. */
+	assert_int_equal(podshm_wait_readable(f->sup, 0), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(podshm_wait_readable(f->sup, 20), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);
+	assert_int_equal(podshm_set_spin(f->sup, 0), 0);
+	assert_int_equal(podshm_wait_readable(f->sup, 20), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(podshm_set_spin(f->sup, 1000), 0);
+	assert_int_equal(podshm_wait_readable(f->sup, 20), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);
+
+	assert_int_equal(podshm_set_spin(f->sup, 1000001), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(podshm_set_spin(f->sup, -2), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(podshm_set_spin(NULL, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(podshm_set_spin(f->sup, PODSHM_SPIN_ADAPT), 0);
+
+	/* Ready: no wait at all, whatever the timeout. */
+	assert_int_equal(podshm_send(f->wrk, "x", 1), 0);
+	assert_int_equal(podshm_wait_readable(f->sup, 0), 0);
+	assert_int_equal(podshm_wait_readable(f->sup, -1), 0);
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 1);
+
+	/* Room: what fits, what never fits, a full ring. */
+	assert_int_equal(podshm_wait_writable(f->sup, MAXF, 0), 0);
+	assert_int_equal(podshm_wait_writable(f->sup, MAXF + 1, -1), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	memset(buf, 'x', sizeof(buf));
+	while (podshm_send(f->sup, buf, sizeof(buf)) == 0)
+		;
+	assert_int_equal(podshm_wait_writable(f->sup, sizeof(buf), 20), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(rget32(f, 1, TXWAIT), 0);
+	assert_int_equal(podshm_wait_writable(f->sup, 0, 20), 0);
+
+	/* A signal handler ends a wait without a timeout. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &osa), 0);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = 50000;
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	assert_int_equal(podshm_wait_readable(f->sup, -1), -1);
+	assert_int_equal(errno, EINTR);
+	assert_int_equal(alarms, 1);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);
+	assert_int_equal(sigaction(SIGALRM, &osa, NULL), 0);
+
+	/* A dead ring is not waited on. */
+	rset64(f, 0, HEAD, rget64(f, 0, TAIL) + CAP + 1);
+	assert_int_equal(podshm_wait_readable(f->sup, -1), -1);
+	assert_int_equal(errno, EPROTO);
+	rset64(f, 1, TAIL, rget64(f, 1, HEAD) + 1);
+	assert_int_equal(podshm_wait_writable(f->sup, 1, -1), -1);
+	assert_int_equal(errno, EPROTO);
+}
+
+/*
+ * The futex words hold garbage: the waker makes a needless wake-up and
+ * clears the word (a producer only if its consumer said it may sleep);
+ * a waiter whose words a hostile peer keeps changing goes round its
+ * loop, but no longer than its timeout, and still sees a frame when one
+ * comes.
+ */
+static void
+test_wait_garbage(void **state)
+{
+	static const uint32_t	 junk[] = { 0xdeadbeefU, 1, 0, UINT32_MAX, 2,
+				    0x80000000U };
+	struct fix		*f = *state;
+	unsigned char		 buf[16];
+	uint32_t		 rnd = 99;
+	pid_t			 pid;
+	int			 ring, i;
+
+	for (ring = 0; ring < 2; ring++) {
+		rset32(f, ring, RXWAIT, 0xdeadbeefU);
+		rset32(f, ring, TXWAIT, 0xfeedfaceU);
+		rset32(f, ring, CPUHINT, 0xabad1deaU);
+	}
+	/* No maysleep: the producer does not even look at rxwait. */
+	assert_int_equal(podshm_send(f->wrk, "abc", 3), 0);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0xdeadbeefU);
+	assert_int_equal(rget32(f, 0, FENCES), 0);
+	/* The consumer always looks at txwait. */
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 3);
+	assert_int_equal(rget32(f, 0, TXWAIT), 0);
+	/* Garbage in maysleep reads as "may sleep": fenced, answered. */
+	rset32(f, 0, MAYSLEEP, 0x12345678U);
+	assert_int_equal(podshm_send(f->wrk, "abc", 3), 0);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);	/* woken, cleared */
+	assert_int_equal(rget32(f, 0, FENCES), 1);
+	assert_int_equal(rget32(f, 1, RXWAIT), 0xdeadbeefU);	/* untouched */
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 3);
+	xfer(f->sup, f->wrk, 10, 3);
+	assert_int_equal(rget32(f, 1, TXWAIT), 0);
+
+	/* A waiter's own words scribbled on: it still times out. */
+	for (i = 0; i < 6; i++) {
+		rset32(f, 0, RXWAIT, junk[i]);
+		rset32(f, 0, MAYSLEEP, junk[(i + 1) % 6]);
+		rset32(f, 0, FENCES, junk[(i + 2) % 6]);
+		assert_int_equal(podshm_wait_readable(f->sup, 5), -1);
+		assert_int_equal(errno, ETIMEDOUT);
+		rset32(f, 1, TXWAIT, junk[i]);
+		rset32(f, 1, CPUHINT, junk[(i + 3) % 6]);
+	}
+
+	assert_int_equal(podshm_set_spin(f->sup, 0), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		/* Scribble for 300 ms, send, scribble 100 ms more. */
+		for (i = 0; i < 400000; i++) {
+			rset32(f, 0, RXWAIT, junk[xorshift(&rnd) % 6]);
+			rset32(f, 0, FENCES, junk[xorshift(&rnd) % 6]);
+			rset32(f, 1, CPUHINT, junk[xorshift(&rnd) % 6]);
+			if (i % 1000 == 0)
+				usleep(1000);
+			if (i == 300000 && podshm_send(f->wrk, "late", 4) == -1)
+				_exit(10);
+		}
+		_exit(0);
+	}
+	assert_int_equal(podshm_wait_readable(f->sup, 100), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(podshm_wait_readable(f->sup, 30000), 0);
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "late", 4);
+	wait_child(pid);
+}
+
+/*
+ * A producer that published without a fence or a wake-up (it had read
+ * maysleep before the consumer set it) and has not answered yet: the
+ * consumer, sleeping in slices until the answer, still sees the frame.
+ */
+static void
+test_wait_unanswered(void **state)
+{
+	struct fix	*f = *state;
+	unsigned char	 buf[16];
+	pid_t		 pid;
+
+	assert_int_equal(podshm_set_spin(f->sup, 0), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (child_await_sleeper(f, 0, RXWAIT) == -1)
+			_exit(10);
+		if (rget32(f, 0, MAYSLEEP) != 1 || rget32(f, 0, FENCES) != 0)
+			_exit(11);
+		/* By hand: the frame, then the head; no fence, no wake. */
+		memcpy(rdata(f, 0), "\4\0\0\0slow", 8);
+		rset64(f, 0, HEAD, 8);
+		_exit(0);
+	}
+	assert_int_equal(podshm_wait_readable(f->sup, 30000), 0);
+	assert_int_equal(podshm_recv(f->sup, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "slow", 4);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);
+	wait_child(pid);
+}
+
+/*
+ * No lost wake-up: 100000 frames ping-pong, each side sleeping in
+ * podshm_wait_readable() between them; half of them without spinning
+ * (every wait sleeps), half with the adaptive spin.  A lost wake-up
+ * would show as a 10 s timeout.
+ */
+#define NPING	100000
+
+static void
+test_wait_pingpong(void **state)
+{
+	struct fix	*f = *state;
+	uint32_t	 i, v;
+	pid_t		 pid;
+
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		for (i = 0; i < NPING; i++) {
+			if (i == 0 || i == NPING / 2)
+				(void)podshm_set_spin(f->wrk,
+				    i == 0 ? 0 : PODSHM_SPIN_ADAPT);
+			if (podshm_wait_readable(f->wrk, 10000) == -1)
+				_exit(10);
+			if (podshm_recv(f->wrk, &v, sizeof(v)) != sizeof(v) ||
+			    v != i)
+				_exit(11);
+			v = ~v;
+			if (podshm_send(f->wrk, &v, sizeof(v)) == -1)
+				_exit(12);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < NPING; i++) {
+		if (i == 0 || i == NPING / 2)
+			assert_int_equal(podshm_set_spin(f->sup,
+			    i == 0 ? 0 : PODSHM_SPIN_ADAPT), 0);
+		assert_int_equal(podshm_send(f->sup, &i, sizeof(i)), 0);
+		if (podshm_wait_readable(f->sup, 10000) == -1)
+			fail_msg("frame %u: %s", i, strerror(errno));
+		assert_int_equal(podshm_recv(f->sup, &v, sizeof(v)),
+		    sizeof(v));
+		assert_int_equal(v, ~i);
+	}
+	wait_child(pid);
+	assert_int_equal(rget32(f, 0, RXWAIT), 0);
+	assert_int_equal(rget32(f, 1, RXWAIT), 0);
+}
+
+/*
+ * The same for the flow control: a stream of 100000 frames of mixed
+ * sizes through the small ring, the writer sleeping for room, the
+ * reader for frames; no sched_yield, no polling.
+ */
+static void
+child_waiting_writer(struct fix *f)
+{
+	unsigned char	*buf;
+	uint32_t	 i;
+	size_t		 len;
+
+	if ((buf = malloc(MAXF)) == NULL)
+		_exit(11);
+	(void)podshm_set_spin(f->wrk, 0);
+	for (i = 0; i < NFRAMES; i++) {
+		if (i == NFRAMES / 2)
+			(void)podshm_set_spin(f->wrk, PODSHM_SPIN_ADAPT);
+		len = frame_len(i);
+		fill(buf, len, i);
+		if (podshm_wait_writable(f->wrk, len, 10000) == -1)
+			_exit(12);
+		if (podshm_send(f->wrk, buf, len) == -1)
+			_exit(13);
+	}
+	_exit(0);
+}
+
+static void
+test_wait_stream(void **state)
+{
+	struct fix	*f = *state;
+	unsigned char	*buf;
+	uint32_t	 i;
+	ssize_t		 n;
+	pid_t		 pid;
+
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0)
+		child_waiting_writer(f);
+	buf = malloc(MAXF);
+	assert_non_null(buf);
+	for (i = 0; i < NFRAMES; i++) {
+		if (i == NFRAMES / 4)
+			assert_int_equal(podshm_set_spin(f->sup, 0), 0);
+		if (podshm_wait_readable(f->sup, 10000) == -1)
+			fail_msg("frame %u: %s", i, strerror(errno));
+		n = podshm_recv(f->sup, buf, MAXF);
+		assert_int_equal(n, (ssize_t)frame_len(i));
+		if (!check_pat(buf, (size_t)n, i))
+			fail_msg("frame %u: wrong contents", i);
+	}
+	free(buf);
+	wait_child(pid);
+	assert_int_equal(podshm_readable(f->sup), 0);
+	assert_int_equal(rget32(f, 0, TXWAIT), 0);
+}
+
 int
 main(void)
 {
@@ -970,6 +1358,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_header, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_wakeup, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_garbage, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_unanswered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_pingpong, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wait_stream, setup,
 		    teardown),
 	};
 

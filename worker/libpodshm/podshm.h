@@ -11,10 +11,24 @@
  *	offset   4  u32 version (1)
  *	offset   8  u32 capacity: bytes in the data area (half - 192)
  *	offset  12  u32 reserved (0)
+ *	offset  16  u32 cpu: 1 + the CPU the producer of this ring last
+ *		    waited on, 0 unknown (a hint; see podshm_set_spin)
+ *	offset  20  u32 maysleep: 1 once the consumer may sleep (it set
+ *		    it before its first sleep; never cleared)
+ *	offset  24  u32 fences: 1 once the producer has seen maysleep and
+ *		    fences every publish (release, after its head)
+ *		    28..63 reserved (0)
  *	offset  64  u64 head: bytes ever written (producer stores, release)
+ *	offset  72  u32 rxwait: futex word, "the consumer sleeps"
+ *		    (see below); 76..127 reserved (0)
  *	offset 128  u64 tail: bytes ever consumed (consumer stores, release)
+ *	offset 136  u32 txwait: futex word, "the producer sleeps";
+ *		    140..191 reserved (0)
  *	offset 192  data area, capacity bytes, used as a circular byte
  *		    stream: position p lives at data[p % capacity]
+ *
+ * head and tail sit on cache lines of their own; each futex word shares
+ * the line of the index its waker has just stored.
  *
  * A frame is [u32 length, little endian][payload]; a frame (length
  * prefix included) may wrap around the end of the data area.  A frame's
@@ -24,6 +38,36 @@
  * it owns and checks every value it reads from shared memory
  * (0 <= head - tail <= capacity, length <= what is available).  A
  * reader copies a frame out before the caller parses it.
+ *
+ * Waiting (optional, added within version 1).  A side that wants to
+ * sleep until the ring has a frame (consumer) or room (producer) calls
+ * podshm_wait_readable() / podshm_wait_writable().  The protocol, per
+ * ring, for the consumer (the producer's is the same with txwait, tail
+ * and "room"):
+ *
+ *	consumer: rxwait = 1; seq_cst fence; re-check head;
+ *		  still empty: FUTEX_WAIT(rxwait, 1) (shared futex)
+ *	producer: store head (release); seq_cst fence; load rxwait;
+ *		  non-zero: rxwait = 0; FUTEX_WAKE(rxwait, 1)
+ *
+ * so a producer makes no system call unless the consumer advertised that
+ * it sleeps.  Every podshm_send() wakes a consumer sleeping on rxwait
+ * and every podshm_recv() a producer sleeping on txwait, whether or not
+ * this side ever waits itself.
+ *
+ * The producer's fence (the costly one: it waits for the frame's
+ * stores) is paid only once the consumer has set maysleep, before its
+ * first sleep; the producer sets fences = 1 (release) before its first
+ * fenced publish.  Until the consumer has read fences = 1 (acquire) a
+ * publish may have gone unfenced, so it sleeps in bounded slices and
+ * looks again after each.  The consumer's fence, after its tail, is
+ * always paid (it is cheap).
+ *
+ * Peers that know nothing of these words never set them and never
+ * sleep; the words start at 0 (the reserved bytes' old value).  Any of
+ * them may hold anything a hostile peer wrote: the waker then makes a
+ * needless FUTEX_WAKE or fence, the waiter a needless turn of its loop
+ * or spin; a peer that does not wake us costs us at most our timeout.
  */
 #ifndef PODSHM_H
 #define PODSHM_H
@@ -88,6 +132,33 @@ ssize_t		 podshm_peek_len(struct podshm *);
 /* Bytes readable / writable right now in this side's rings. */
 size_t		 podshm_readable(struct podshm *);
 size_t		 podshm_writable(struct podshm *);
+
+/*
+ * Block until a frame can be read (podshm_readable() > 0), or until a
+ * payload of len bytes can be sent.  timeout_ms < 0 waits for ever, 0
+ * only looks.  Spins first for a while when the process may run on
+ * more than one CPU (see podshm_set_spin), then sleeps on the ring's
+ * futex word.  0 when ready; -1 and errno:
+ *	ETIMEDOUT the time ran out (a dead or silent peer looks like this)
+ *	EINTR	 a signal handler ran
+ *	EPROTO	 the ring is dead (corrupt indices)
+ *	EMSGSIZE len > podshm_max_frame() (wait_writable only)
+ * Never to be called by a side that must not block (the relay).
+ */
+int		 podshm_wait_readable(struct podshm *, int timeout_ms);
+int		 podshm_wait_writable(struct podshm *, size_t len,
+		    int timeout_ms);
+/*
+ * How long the waits spin before they sleep: PODSHM_SPIN_ADAPT (the
+ * default) learns it from the recent waits, between 0 and
+ * PODSHM_SPIN_MAX_US; 0 never spins; n > 0 spins up to n microseconds
+ * (at most 1000000).  A process whose affinity mask has a single CPU
+ * spins only if the peer waits on another CPU (the peer's cpu word): a
+ * spin on the peer's CPU only delays it.  0, or -1 and EINVAL.
+ */
+#define PODSHM_SPIN_ADAPT	(-1)
+#define PODSHM_SPIN_MAX_US	50
+int		 podshm_set_spin(struct podshm *, int usec);
 
 #ifdef __cplusplus
 }
