@@ -1475,8 +1475,16 @@ ctl_read(int fd, short ev, void *arg)
 	if ((n = recv(fd, msg, sizeof(msg), MSG_TRUNC | MSG_DONTWAIT)) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		relay_cut_off("control socket: %s", strerror(errno));
-		return;
+		/*
+		 * ECONNRESET: the worker closed its side with our notes
+		 * unread, which a worker ending does; its frames are read
+		 * from the ring at its exit all the same (relay_finish).
+		 */
+		if (errno != ECONNRESET) {
+			relay_cut_off("control socket: %s", strerror(errno));
+			return;
+		}
+		n = 0;
 	}
 	if (n == 0) {
 		/* The worker closed its side: at its exit, normally. */
