@@ -119,6 +119,7 @@ struct podrunner {
 	/* atomic */
 	int			 state;
 	int			 stopping;	/* a stop was asked */
+	int			 gone;		/* it has exited: writers give up */
 	int64_t			 last_id;	/* the last id handed out */
 	pid_t			 pid;
 
@@ -811,6 +812,12 @@ write_request(struct podrunner *pr, const char *buf, size_t len)
 			pr->partial = off > 0;
 			return syserr("writing to podrunner serve");
 		}
+		if (__atomic_load_n(&pr->gone, __ATOMIC_ACQUIRE)) {
+			/* A process of its may hold the pipe: no EPIPE. */
+			pr->partial = off > 0;
+			return seterr(PODRUNNER_EEXITED, "podrunner serve has "
+			    "exited");
+		}
 		if (__atomic_load_n(&pr->stopping, __ATOMIC_ACQUIRE)) {
 			pr->partial = off > 0;
 			return seterr(PODRUNNER_ESTATE, "podrunner serve is "
@@ -1172,6 +1179,8 @@ reap(struct podrunner *pr)
 	if (si.si_pid != 0)
 		pr->status = si.si_code == CLD_EXITED ? si.si_status :
 		    128 + si.si_status;
+	/* A writer waiting for room in the pipe gives up the lock. */
+	__atomic_store_n(&pr->gone, 1, __ATOMIC_RELEASE);
 	/* else someone reaped it (SIGCHLD ignored, a waitpid(-1)): the
 	 * exit event's code is all we know. */
 	(void)close(pr->pidfd);
@@ -1366,14 +1375,18 @@ podrunner_stop(struct podrunner *pr, int timeout_ms)
 {
 	int		rv;
 
+	if (holding(pr))
+		return seterr(PODRUNNER_EBUSY, "podrunner_stop cannot be "
+		    "called from the handle's event callback");
+	if (__atomic_load_n(&pr->state, __ATOMIC_ACQUIRE) == PR_NEW)
+		return seterr(PODRUNNER_ESTATE, "podrunner_stop: not started");
+	/* Asked first: a thread in podrunner_wait then sees the end and
+	 * lets us read. */
+	close_input(pr);
 	if ((rv = read_enter(pr)) != PODRUNNER_OK)
 		return rv;
 	switch (__atomic_load_n(&pr->state, __ATOMIC_ACQUIRE)) {
-	case PR_NEW:
-		rv = seterr(PODRUNNER_ESTATE, "podrunner_stop: not started");
-		goto out;
 	case PR_RUNNING:
-		close_input(pr);
 		rv = run_until(pr, until_exited, 0, timeout_ms);
 		if (rv == PODRUNNER_ETIMEDOUT) {
 			(void)terminate(pr);

@@ -18,9 +18,14 @@
  *				a state event STATE of the last submission
  *	interrupt		podrunner_interrupt
  *	interrupt-after MS	the same from another thread, MS later
+ *	stop-after MS		podrunner_stop from another thread, MS later
+ *	reenter			at the next exec_end, from the callback:
+ *				podrunner_dispatch (refused) and
+ *				podrunner_send_code (allowed)
  *	request-stop		podrunner_request_stop
  *	drain [MS]		poll + dispatch until EEXITED
  *	stop [MS]		podrunner_stop
+ *	join			wait for the stop-after thread
  *	sleep MS
  *	pid			podrunner_pid
  *	fds			podrunner serve's open descriptors (its /proc)
@@ -56,6 +61,7 @@ static struct podrunner	*pr;
 static int64_t		 last_id;
 static char		 seen_state[64];	/* last state of last_id */
 static int64_t		 seen_id;
+static int		 reenter;
 
 static void
 on_event(const struct podrunner_event *ev, void *arg)
@@ -76,6 +82,20 @@ on_event(const struct podrunner_event *ev, void *arg)
 		(void)snprintf(seen_state, sizeof(seen_state), "%s",
 		    ev->worker_state);
 		seen_id = ev->id;
+	}
+	if (reenter && ev->state == PODRUNNER_STATE_EXEC_END) {
+		int64_t	id = 0;
+		int	d, w, snd;
+
+		reenter = 0;
+		d = podrunner_dispatch(pr);
+		w = podrunner_wait(pr, PODRUNNER_NOID, 0, NULL);
+		snd = podrunner_send_code(pr, "print('from the callback')", 0,
+		    &id);
+		if (snd == PODRUNNER_OK)
+			last_id = id;
+		printf("reenter dispatch %s wait %s send %d id %" PRId64 "\n",
+		    podrunner_strerror(d), podrunner_strerror(w), snd, id);
 	}
 }
 
@@ -179,6 +199,17 @@ interrupter(void *arg)
 	if (rv != PODRUNNER_OK)
 		fprintf(stderr, "embedtest: interrupt from a thread: %s\n",
 		    podrunner_error(pr));
+	return NULL;
+}
+
+static void *
+stopper(void *arg)
+{
+	int	rv;
+
+	usleep((useconds_t)(intptr_t)arg * 1000);
+	rv = podrunner_stop(pr, 60000);
+	printf("stop-after %d\n", rv);
 	return NULL;
 }
 
@@ -329,6 +360,17 @@ main(int argc, char *argv[])
 				err(1, "pthread_create");
 			(void)pthread_detach(t);
 			printf("interrupt-after 0\n");
+		} else if (strcmp(cmd, "stop-after") == 0) {
+			if ((errno = pthread_create(&t, NULL, stopper,
+			    (void *)(intptr_t)ms)) != 0)
+				err(1, "pthread_create");
+			printf("stop-after started\n");
+		} else if (strcmp(cmd, "join") == 0) {
+			(void)pthread_join(t, NULL);
+			printf("join 0\n");
+		} else if (strcmp(cmd, "reenter") == 0) {
+			reenter = 1;
+			printf("reenter armed\n");
 		} else if (strcmp(cmd, "request-stop") == 0) {
 			result("request-stop", podrunner_request_stop(pr));
 		} else if (strcmp(cmd, "drain") == 0) {

@@ -163,6 +163,16 @@ def main():
 
     requests = queue.Queue()
 
+    def stop():
+        # At once, whatever runs or is queued, as podrunner serve does.
+        if MODE == "nostop":
+            while True:
+                time.sleep(3600)
+        with _out_lock:
+            OUT.write('{"type":"exit","data":{"code":0}}\n')
+            OUT.flush()
+            os._exit(0)
+
     def reader():
         for n, line in enumerate(sys.stdin, 1):
             req = parse(n, line)
@@ -171,8 +181,10 @@ def main():
             if req["op"] == "interrupt":
                 _thread.interrupt_main()
                 continue
+            if req["op"] == "stop":
+                stop()
             requests.put(req)
-        requests.put({"op": "stop"})
+        stop()
 
     threading.Thread(target=reader, daemon=True).start()
     ns = {}
@@ -192,11 +204,6 @@ def main():
                     bool(req.get("fresh")), None)
             except KeyboardInterrupt:
                 pass    # an interrupt just after the end
-        elif op == "stop":
-            if MODE == "nostop":
-                while True:
-                    time.sleep(3600)
-            bye(0)
         else:
             emit({"type": "error", "data": f"unknown op {op!r}",
                   "id": req.get("id")})

@@ -239,6 +239,42 @@ def test_interrupt_from_another_thread():
     assert "interrupt from a thread" not in r.err, ctx
 
 
+def both(script, args=()):
+    """The script against the real podrunner serve, then the stand-in."""
+    return [fake(script, args=args), drive(script, args)]
+
+
+def test_callback_sends_but_does_not_read():
+    """
+    From the callback: podrunner_dispatch and podrunner_wait are refused
+    (EBUSY, not a deadlock), podrunner_send_code works and its
+    submission runs next.
+    """
+    for r in both("start\nsend x = 1\nreenter\nwait 1\nwait\nstop\n"):
+        ctx = r.describe()
+        check_clean_end(r)
+        assert r.result("reenter", 1) == (
+            "dispatch called from an event callback wait called from an "
+            "event callback send 0 id 2"), ctx
+        assert r.output(2) == "from the callback\n", ctx
+        assert r.all("wait") == ["0 exit 0", "0 exit 0"], ctx
+
+
+def test_stop_from_another_thread_ends_a_wait():
+    """
+    The main thread waits for a busy loop; another thread stops: the
+    wait ends (the pod is gone) and the stop returns 0.
+    """
+    for r in both("start\nsend while True: pass\nstop-after 500\n"
+                  "wait\njoin\n"):
+        ctx = r.describe()
+        assert r.status == 0, ctx
+        assert r.result("wait") == "podrunner serve has exited", ctx
+        assert "before submission 1 ended" in r.errors[0], ctx
+        assert r.result("stop-after", 1) == "0", ctx
+        assert r.events[-1]["type"] == "exit", ctx
+
+
 def test_wait_timeout_then_interrupt():
     """A timed-out wait leaves the submission running."""
     r = drive("start\nsend while True: pass\nwait -1 300\n"
