@@ -62,7 +62,7 @@ COMMON_SRCS	:= common/log.c common/util.c common/proto.c common/privsep.c \
 IMSG_SRCS	:= imsg/imsg.c imsg/imsg-buffer.c imsg/imsgev.c
 PODSHM_SRCS	:= worker/libpodshm/podshm.c
 PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
-		   parent/check.c \
+		   parent/check.c parent/serve.c \
 		   policyd/policyd.c policyd/policy.c policyd/match.c \
 		   policyd/decide.c policyd/builtin.c policyd/policy_imsg.c \
 		   proxy/proxy.c proxy/conn.c proxy/http.c auditd/auditd.c \

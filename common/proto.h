@@ -59,6 +59,8 @@ enum imsg_type {
 	IMSG_SANDBOX_FD,	/* fd for the next SPAWN: u32 enum spawn_fd */
 	IMSG_SANDBOX_SPAWN,	/* spawn description (sandbox/sandbox.h) */
 	IMSG_SANDBOX_SIGNAL,	/* u32 signal for the pod's worker */
+	IMSG_SANDBOX_MEMORY,	/* the pod's memory; answered with
+				 * struct pod_memory */
 	/* sandbox -> parent. */
 	IMSG_SANDBOX_STARTED,	/* u32 worker pid (host view) */
 	IMSG_SANDBOX_FAILED,	/* u32 exit code + string: step and reason */
@@ -75,6 +77,18 @@ enum imsg_type {
 	IMSG_POD_EVENT,		/* validated JSON event from the worker */
 	IMSG_POD_ERROR,		/* string: worker protocol violation */
 	IMSG_POD_EXIT,		/* i32 wait status of the worker */
+	/*
+	 * A persistent pod (podrunner serve, SPAWN_F_PERSISTENT):
+	 * SEND: parent -> relay, a submission as JSON text
+	 *	{"code": "...", "fresh": bool, "id": <any, optional>};
+	 *	the relay numbers it and queues an "exec" frame.
+	 * STOP: parent -> relay: tell the worker to exit (CTL_STOP).
+	 * EXEC_END: relay -> parent: a submission ended (its events, in
+	 *	the serve shape, went before as IMSG_POD_EVENT).
+	 */
+	IMSG_POD_SEND,
+	IMSG_POD_STOP,
+	IMSG_POD_EXEC_END,
 
 	/* IMSG_POLICY_*: parent -> policyd. */
 	IMSG_POLICY_CHANNEL,	/* fd: channel to a pod relay, peerid = pod */
@@ -272,6 +286,13 @@ struct pod_gone {
 	uint32_t	limit;		/* 0 none, 1 memory, 2 pids */
 	uint32_t	pad;
 	uint64_t	value;		/* the limit that was reached */
+};
+
+/* IMSG_SANDBOX_MEMORY, sandbox -> parent: from the pod's cgroup. */
+struct pod_memory {
+	uint64_t	current;	/* bytes in use now */
+	uint64_t	peak;		/* the most so far (0: unknown) */
+	uint64_t	limit;		/* the memory limit (0: none) */
 };
 
 /* fds that travel to the sandbox ahead of IMSG_SANDBOX_SPAWN. */

@@ -235,3 +235,68 @@ b64_decode(const char *in, unsigned char **out, size_t *outlen)
 	*outlen = o;
 	return 0;
 }
+
+/* The length of the UTF-8 sequence at in[0..len): 1-4; 0 if in[0]
+ * starts no valid sequence; -1 if it is a valid but cut-off prefix. */
+static int
+utf8_seq(const unsigned char *in, size_t len)
+{
+	unsigned char	c = in[0];
+	unsigned char	lo = 0x80, hi = 0xbf;
+	size_t		n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* no overlong forms */
+		else if (c == 0xed)
+			hi = 0x9f;	/* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;	/* nothing past U+10FFFF */
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if (i >= len)
+			return -1;
+		if (in[i] < lo || in[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return (int)n;
+}
+
+size_t
+utf8_clean(const unsigned char *in, size_t len, char *out, size_t *used,
+    int final)
+{
+	size_t	i = 0, o = 0;
+	int	n;
+
+	while (i < len) {
+		n = utf8_seq(in + i, len - i);
+		if (n == -1 && !final)
+			break;		/* the rest comes with the next call */
+		if (n <= 0) {
+			out[o++] = (char)0xef;	/* U+FFFD */
+			out[o++] = (char)0xbf;
+			out[o++] = (char)0xbd;
+			i++;
+			continue;
+		}
+		memcpy(out + o, in + i, (size_t)n);
+		o += (size_t)n;
+		i += (size_t)n;
+	}
+	out[o] = '\0';
+	*used = i;
+	return o;
+}

@@ -27,5 +27,13 @@ int	 parse_duration(const char *, uint64_t *, const char **);
 const char *fmt_size(uint64_t, char *, size_t);
 /* Strict base64; *out is malloc'd and NUL-terminated. */
 int	 b64_decode(const char *, unsigned char **, size_t *);
+/*
+ * utf8_clean: in[0..len) as valid UTF-8 into out (room for 3 * len + 1
+ * bytes, NUL-terminated; returns its length): every byte that starts
+ * no valid sequence (overlong forms, surrogates, past U+10FFFF) becomes
+ * U+FFFD.  Unless final, a sequence cut off at the end is left for the
+ * next call: *used says how many input bytes were taken.
+ */
+size_t	 utf8_clean(const unsigned char *, size_t, char *, size_t *, int);
 
 #endif

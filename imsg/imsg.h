@@ -167,6 +167,7 @@ struct imsgev {
 	short		  events;
 	void		 *data;
 	const char	 *name;	/* peer's title, for logs */
+	int		  paused;	/* no reading: imsgev_pause() */
 };
 
 struct event_base;
@@ -176,6 +177,9 @@ void		 imsgev_set_base(struct event_base *);
 void		 imsgev_init(struct imsgev *, int, const char *,
 		    void (*)(int, short, void *), void *);
 void		 imsgev_add(struct imsgev *);
+/* Stop reading (flow control: the reader's consumer is behind), or
+ * read again; queued messages are still written while paused. */
+void		 imsgev_pause(struct imsgev *, int);
 void		 imsgev_clear(struct imsgev *);	/* del event, clear, close fd */
 int		 imsgev_compose(struct imsgev *, uint32_t, uint32_t, pid_t,
 		    int, const void *, size_t);

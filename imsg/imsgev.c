@@ -33,6 +33,7 @@ imsgev_init(struct imsgev *iev, int fd, const char *name,
 	iev->data = data;
 	iev->name = name;
 	iev->events = EV_READ;
+	iev->paused = 0;
 	iev->ev = NULL;
 	if (imsgev_base == NULL) {
 		errno = EINVAL;
@@ -49,7 +50,7 @@ imsgev_add(struct imsgev *iev)
 {
 	if (iev->ev == NULL)
 		return;
-	iev->events = EV_READ;
+	iev->events = iev->paused ? 0 : EV_READ;
 	if (imsgbuf_queuelen(&iev->ibuf) > 0)
 		iev->events |= EV_WRITE;
 	/*
@@ -58,9 +59,18 @@ imsgev_add(struct imsgev *iev)
 	 * event's own callback.
 	 */
 	event_del(iev->ev);
+	if (iev->events == 0)
+		return;
 	if (event_assign(iev->ev, imsgev_base, iev->ibuf.fd, iev->events,
 	    iev->handler, iev->data) == 0)
 		event_add(iev->ev, NULL);
+}
+
+void
+imsgev_pause(struct imsgev *iev, int pause)
+{
+	iev->paused = pause;
+	imsgev_add(iev);
 }
 
 void

@@ -90,6 +90,7 @@ cli_usage(FILE *f)
 "                     [--timeout DURATION] [--memory SIZE] [--cpus N]\n"
 "                     [--pids N] [--tmpfs-size SIZE] [--audit-log FILE]\n"
 "                     [--no-sandbox] [--debug-ui] entry [args ...]\n"
+"       podrunner serve [run options, no entry]  (JSON lines on stdin/stdout)\n"
 "       podrunner init-policy [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
 "                     [--allow-all]\n"
 "       podrunner explain [--json] [--allow-KIND[=VALUES]] [--deny-KIND[=VALUES]]\n"
@@ -283,7 +284,8 @@ static const char *
 cmd_name(enum cli_cmd c)
 {
 	return c == CMD_EXPLAIN ? "explain" : c == CMD_INIT_POLICY ?
-	    "init-policy" : c == CMD_CHECK ? "check" : "run";
+	    "init-policy" : c == CMD_CHECK ? "check" : c == CMD_SERVE ?
+	    "serve" : "run";
 }
 
 /* "--name" or "--name=value", spelled out. */
@@ -307,7 +309,7 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 	int		 ch, kind, longidx, word;
 
 	if (argc < 2) {
-		(void)snprintf(err, errlen, "missing command (run, "
+		(void)snprintf(err, errlen, "missing command (run, serve, "
 		    "init-policy, explain, check, --help, --version)");
 		return -1;
 	}
@@ -321,6 +323,8 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 	}
 	if (strcmp(argv[1], "run") == 0)
 		rc->cmd = CMD_RUN;
+	else if (strcmp(argv[1], "serve") == 0)
+		rc->cmd = CMD_SERVE;
 	else if (strcmp(argv[1], "init-policy") == 0)
 		rc->cmd = CMD_INIT_POLICY;
 	else if (strcmp(argv[1], "explain") == 0)
@@ -329,7 +333,8 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 		rc->cmd = CMD_CHECK;
 	else {
 		(void)snprintf(err, errlen, "unknown command \"%s\" (run, "
-		    "init-policy, explain, check, --help, --version)", argv[1]);
+		    "serve, init-policy, explain, check, --help, --version)",
+		    argv[1]);
 		return -1;
 	}
 
@@ -546,6 +551,24 @@ cli_parse(int argc, char **argv, struct run_config *rc, char *err,
 		if (argc > 0) {
 			(void)snprintf(err, errlen, "%s: unexpected argument "
 			    "\"%s\"", cmd_name(rc->cmd), argv[0]);
+			return -1;
+		}
+		return 0;
+	}
+	if (rc->cmd == CMD_SERVE) {
+		if (argc > 0) {
+			(void)snprintf(err, errlen, "serve: unexpected argument "
+			    "\"%s\" (code comes on stdin, see podrunner(1))",
+			    argv[0]);
+			return -1;
+		}
+		if (rc->worker == WORKER_AUTO)
+			rc->worker = WORKER_PYTHON;
+		if (rc->worker != WORKER_PYTHON) {
+			(void)snprintf(err, errlen, "serve: --worker %s: a "
+			    "persistent worker is python only", rc->worker ==
+			    WORKER_CUSTOM ? "custom" : worker_type_name(
+			    rc->worker));
 			return -1;
 		}
 		return 0;

@@ -14,6 +14,7 @@
 enum cli_cmd {
 	CMD_NONE = 0,
 	CMD_RUN,
+	CMD_SERVE,		/* run's options, a persistent worker */
 	CMD_INIT_POLICY,
 	CMD_EXPLAIN,
 	CMD_CHECK,

@@ -82,6 +82,29 @@ int		 pod_env_allowed(struct imsg *);
 int		 pod_proxy_event(struct imsg *);
 int		 pod_proxy_forgotten(struct imsg *);
 int		 pod_audit_msg(struct imsg *);
+void		 pod_send(const char *, size_t);
+void		 pod_stop(void);
+void		 pod_kill(void);
+void		 pod_interrupt(void);
+void		 pod_memory(void);
+void		 pod_timer(int);
+void		 pod_pause(int);
+
+/* serve.c: podrunner serve's JSON lines */
+struct pod_memory;
+struct json_t;
+void		 serve_init(void);
+void		 serve_configured(void);
+void		 serve_flush(void);
+int		 serve_signal(void);
+void		 serve_policy_loaded(const char *, size_t);
+void		 serve_ready(void);
+int		 serve_pod_event(const char *, size_t);
+void		 serve_daemon_event(struct json_t *);
+int		 serve_exec_end(void);
+int		 serve_memory(const struct pod_memory *);
+int		 serve_exit(int);
+
 /* HTTP_PROXY and friends: the worker's environment points at the proxy. */
 #define POD_PROXY_NVARS	8
 extern const char *pod_proxy_vars[];

@@ -44,6 +44,8 @@ static struct {
 	int		 audit_end_sent;	/* AUDIT_POD_END sent */
 	int		 audit_done;	/* AUDIT_DONE received */
 	struct event	*audit_timer;	/* auditd's limit for DONE */
+	int		 serve;		/* podrunner serve: persistent */
+	int		 paused;	/* serve's stdout is behind */
 } pod;
 
 /* The pod's id between the processes (peerid): one pod per run. */
@@ -182,7 +184,6 @@ pod_start(void)
 	struct run_config	*rc = parent_env.rc;
 	struct spawn_spec	 sp;
 	struct ibuf		*b;
-	struct timeval		 tv;
 	uint32_t		 which;
 	int			 pp[2], pr[2], in;
 	size_t			 i;
@@ -200,8 +201,10 @@ pod_start(void)
 	proc_compose(PROC_AUDITD, IMSG_AUDIT_POD, POD_ID, -1, parent_env.podid,
 	    strlen(parent_env.podid));
 
-	if ((in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1 &&
-	    (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+	/* serve's stdin carries requests, not the worker's input. */
+	pod.serve = rc->cmd == CMD_SERVE;
+	if ((pod.serve || (in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) ==
+	    -1) && (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		fatal("open /dev/null");
 	which = SPAWN_FD_STDIN;
 	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_FD, 0, in, &which,
@@ -222,8 +225,10 @@ pod_start(void)
 	memcpy(sp.podid, parent_env.podid, sizeof(sp.podid));
 	sp.worker = rc->worker;
 	sp.flags = rc->no_sandbox ? SPAWN_F_NO_SANDBOX : 0;
+	if (pod.serve)
+		sp.flags |= SPAWN_F_PERSISTENT;
 	sp.shm_size = rc->shm_size;
-	sp.entry = rc->entry;
+	sp.entry = rc->entry != NULL ? rc->entry : "";
 	sp.cwd = rc->cwd;
 	sp.runtime = parent_env.runtime;
 	sp.runtime_script = parent_env.runtime_script;
@@ -251,14 +256,86 @@ pod_start(void)
 		fatal("imsgbuf_set_maxsize");
 	imsgev_add(&pod.iev);
 
-	if (rc->timeout_ms > 0) {
-		tv.tv_sec = (time_t)(rc->timeout_ms / 1000);
-		tv.tv_usec = (suseconds_t)(rc->timeout_ms % 1000) * 1000;
-		if ((pod.timer = evtimer_new(parent_env.base, pod_timeout,
-		    NULL)) == NULL)
-			fatal("evtimer_new");
-		evtimer_add(pod.timer, &tv);
+	/* A persistent pod's timeout is each submission's (pod_timer). */
+	if (!pod.serve)
+		pod_timer(1);
+}
+
+/* The timeout, (re)started or stopped. */
+void
+pod_timer(int on)
+{
+	struct run_config	*rc = parent_env.rc;
+	struct timeval		 tv;
+
+	if (rc->timeout_ms == 0)
+		return;
+	if (pod.timer == NULL && (pod.timer = evtimer_new(parent_env.base,
+	    pod_timeout, NULL)) == NULL)
+		fatal("evtimer_new");
+	if (!on) {
+		evtimer_del(pod.timer);
+		return;
 	}
+	tv.tv_sec = (time_t)(rc->timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(rc->timeout_ms % 1000) * 1000;
+	evtimer_add(pod.timer, &tv);
+}
+
+/* A persistent pod's submission (JSON, serve.c built it). */
+void
+pod_send(const char *text, size_t len)
+{
+	if (pod.iev.ev == NULL)
+		return;		/* the relay is gone; so is the pod */
+	imsgev_compose(&pod.iev, IMSG_POD_SEND, 0, 0, -1, text, len);
+}
+
+void
+pod_stop(void)
+{
+	if (pod.iev.ev != NULL)
+		imsgev_compose(&pod.iev, IMSG_POD_STOP, 0, 0, -1, NULL, 0);
+}
+
+void
+pod_kill(void)
+{
+	uint32_t	sig = SIGKILL;
+
+	if (pod_active())
+		proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1,
+		    &sig, sizeof(sig));
+}
+
+void
+pod_interrupt(void)
+{
+	uint32_t	sig = SIGINT;
+
+	if (pod_active() && !pod.exited)
+		proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1,
+		    &sig, sizeof(sig));
+}
+
+void
+pod_memory(void)
+{
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_MEMORY, POD_ID, -1, NULL, 0);
+}
+
+/* serve's stdout is behind: the relay's events wait (and so, through
+ * the relay's own limit, does the worker's output). */
+void
+pod_pause(int pause)
+{
+	if (pod.paused == pause || pod.iev.ev == NULL)
+		return;
+	pod.paused = pause;
+	imsgev_pause(&pod.iev, pause);
+	/* What was read already is dispatched from the loop, not here. */
+	if (!pause)
+		event_active(pod.iev.ev, EV_READ, 0);
 }
 
 static const char *
@@ -298,6 +375,8 @@ pod_signal(int signo)
 {
 	uint32_t	sig = (uint32_t)signo;
 
+	if (parent_env.rc->cmd == CMD_SERVE && serve_signal())
+		return;
 	if (!pod_active() || pod.exited) {
 		if (!parent_env.shutting_down)
 			proc_shutdown(128 + signo);
@@ -352,6 +431,7 @@ get_string(struct imsg *imsg, char *buf, size_t len)
 int
 pod_sandbox_msg(struct imsg *imsg)
 {
+	struct pod_memory mem;
 	struct pod_gone	 gone;
 	struct ibuf	 b;
 	char		*msg = NULL, msgbuf[32];
@@ -379,6 +459,10 @@ pod_sandbox_msg(struct imsg *imsg)
 			pod.failed_code = (int)code;
 		pod_maybe_done();
 		return 0;
+	case IMSG_SANDBOX_MEMORY:
+		if (!pod.serve || imsg_get_data(imsg, &mem, sizeof(mem)) == -1)
+			return -1;
+		return serve_memory(&mem);
 	case IMSG_SANDBOX_GONE:
 		if (imsg_get_data(imsg, &gone, sizeof(gone)) == -1 ||
 		    gone.limit > 2)
@@ -432,6 +516,8 @@ pod_maybe_done(void)
 		code = 128 + WTERMSIG(pod.status);
 	else
 		code = EXIT_PODRUNNER;
+	if (pod.serve)
+		code = serve_exit(code);
 	proc_shutdown(code);
 }
 
@@ -448,7 +534,13 @@ pod_dispatch(struct imsg *imsg)
 		if (imsg_get_len(imsg) != 0)
 			return -1;
 		log_debug("worker ready");
+		if (pod.serve)
+			serve_ready();
 		return 0;
+	case IMSG_POD_EXEC_END:
+		if (!pod.serve || imsg_get_len(imsg) != 0)
+			return -1;
+		return serve_exec_end();
 	case IMSG_POD_OUTPUT:
 		if (imsg_get_ibuf(imsg, &b) == -1 ||
 		    ibuf_get_n8(&b, &stream) == -1 ||
@@ -457,6 +549,9 @@ pod_dispatch(struct imsg *imsg)
 		write_all(stream, ibuf_data(&b), ibuf_size(&b));
 		return 0;
 	case IMSG_POD_EVENT:
+		if (pod.serve)
+			return serve_pod_event(ibuf_data(&imsg->data),
+			    imsg_get_len(imsg));
 		/* Kept for the embedding API; logged when debugging. */
 		if (log_getverbose() > 0 && imsg_get_len(imsg) < sizeof(buf) &&
 		    imsg_get_data(imsg, buf, imsg_get_len(imsg)) == 0) {
@@ -546,6 +641,8 @@ pod_event_check(struct imsg *imsg)
 		json_decref(o);
 		return -1;
 	}
+	if (pod.serve)
+		serve_daemon_event(o);
 	json_decref(o);
 	if (log_getverbose() > 0)
 		log_info("event: %.*s", (int)len,
@@ -706,6 +803,9 @@ pod_imsg_handler(int fd, short events, void *arg)
 			return;
 		}
 		imsg_free(&imsg);
+		/* serve's stdout is behind: the rest waits (pod_pause). */
+		if (pod.paused)
+			break;
 	}
 	imsgev_add(&pod.iev);
 }
@@ -719,6 +819,8 @@ pod_policy_loaded(struct imsg *imsg)
 {
 	size_t	len = imsg_get_len(imsg);
 
+	if (parent_env.rc->cmd == CMD_SERVE)
+		serve_policy_loaded(ibuf_data(&imsg->data), len);
 	if (log_getverbose() > 0)
 		log_debug("policy-loaded: %.*s", len > 4000 ? 4000 : (int)len,
 		    (const char *)ibuf_data(&imsg->data));

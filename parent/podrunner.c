@@ -97,7 +97,7 @@ main(int argc, char *argv[])
 	if (rc.allow_all)
 		fprintf(stderr, "podrunner: warning: --allow-all: every "
 		    "permission is granted\n");
-	if (rc.cmd == CMD_RUN && rc.no_sandbox)
+	if ((rc.cmd == CMD_RUN || rc.cmd == CMD_SERVE) && rc.no_sandbox)
 		fprintf(stderr, "podrunner: warning: --no-sandbox: the worker "
 		    "runs without kernel isolation (no namespaces, landlock, "
 		    "seccomp profile or cgroup limits)\n");
@@ -127,7 +127,7 @@ main(int argc, char *argv[])
 	 * cannot be audited.
 	 */
 	parent_env.audit_loader_fd = -1;
-	if (rc.cmd == CMD_RUN && !rc.no_sandbox &&
+	if ((rc.cmd == CMD_RUN || rc.cmd == CMD_SERVE) && !rc.no_sandbox &&
 	    (parent_env.audit_loader_fd = audit_loader_fork(
 	    rc.policy_path == NULL && rc.policy_b64 == NULL, &loader)) == -1)
 		fatal("forking the audit loader");
@@ -182,6 +182,8 @@ main(int argc, char *argv[])
 			fatalx("evsignal");
 	}
 
+	if (rc.cmd == CMD_SERVE)
+		serve_init();
 	proc_start_all();
 	proc_configure_all();
 	event_base_dispatch(parent_env.base);

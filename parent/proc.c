@@ -375,6 +375,11 @@ proc_all_configured(void)
 		    sizeof(json));
 		return;
 	}
+	if (parent_env.rc->cmd == CMD_SERVE) {
+		/* The pod starts at the embedder's "start". */
+		serve_configured();
+		return;
+	}
 	log_debug("all processes configured, starting the pod");
 	pod_start();
 }

@@ -1384,6 +1384,21 @@ pod_cgroup_memory_current(struct pod_cgroup *p)
 	return strtoull(buf, NULL, 10);
 }
 
+/* The most the pod used so far: 0 where the kernel does not say. */
+uint64_t
+pod_cgroup_memory_peak(struct pod_cgroup *p)
+{
+	char	buf[64];
+	int	i;
+
+	if (p == NULL || (i = cg.by[C_MEMORY]) == -1 || p->fd[i] == -1)
+		return 0;
+	if (cg_read(p->fd[i], cg.h[i].v2 ? "memory.peak" :
+	    "memory.max_usage_in_bytes", buf, sizeof(buf)) == -1)
+		return 0;
+	return strtoull(buf, NULL, 10);
+}
+
 /* rmdir parent/id, waiting a little while it is busy. */
 static int
 rmdir_one(int parentfd, const char *id)

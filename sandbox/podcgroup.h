@@ -164,6 +164,7 @@ int		 pod_cgroup_kill(struct pod_cgroup *);
 int		 pod_cgroup_populated(struct pod_cgroup *);
 enum pod_limit_hit pod_cgroup_limit_hit(struct pod_cgroup *);
 uint64_t	 pod_cgroup_memory_current(struct pod_cgroup *);
+uint64_t	 pod_cgroup_memory_peak(struct pod_cgroup *);
 /*
  * Kill, wait (bounded) until empty, rmdir everywhere, free.  -1 if a
  * directory is left (the next pod_cgroup_gc() takes it).

@@ -11,6 +11,7 @@
  * 7 the lifeline (for pod init).
  */
 #include <sys/pidfd.h>
+#include <sys/queue.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,6 +52,34 @@
 
 #define OUT_PAUSE	(1024 * 1024)	/* queued bytes to the parent */
 #define OUT_RESUME	(256 * 1024)
+/* A persistent pod's output event carries at most this many bytes: its
+ * JSON (escapes at most 6 bytes each) stays under POD_IMSG_MAX. */
+#define OUT_EVENT_CHUNK	(32 * 1024)
+/*
+ * Requests a worker may have in flight (asked, not answered): beyond,
+ * it is flooding policyd, and is cut off.  The Python runtime keeps
+ * below MAX_IN_FLIGHT (64); signal handlers nest a few more.
+ */
+#define REQ_IN_FLIGHT_MAX	1024
+/*
+ * DATA notes that find the ring empty: a worker sends one per frame and
+ * one drain takes them all, so up to one per frame is normal; this many
+ * more is a flood.
+ */
+#define EMPTY_DATA_MAX		4096
+/* Submissions a persistent pod queues for the worker (podrunner serve). */
+#define SUBS_MAX	4096
+
+/* A submission of a persistent pod: in order, from the parent's SEND
+ * to the worker's exec_end. */
+struct sub {
+	TAILQ_ENTRY(sub)	 entry;
+	uint64_t		 seq;
+	json_t			*id;		/* the embedder's, or NULL */
+	char			*frame;		/* until it is in the ring */
+	int			 started;	/* exec_start seen */
+};
+TAILQ_HEAD(subq, sub);
 
 static struct {
 	struct spawn_spec	 sp;
@@ -80,6 +109,17 @@ static struct {
 	char			 hostname[64];
 	struct pod_ll_config	 ll;		/* landlock from the plan */
 	struct pod_ll_path	*llpaths;
+	/* A persistent pod (SPAWN_F_PERSISTENT): events in serve shape. */
+	int			 persistent;
+	unsigned int		 in_flight;	/* requests policyd has */
+	int64_t			 data_credit;	/* frames read - empty DATAs */
+	int			 stop_wanted;	/* STOP before READY */
+	struct subq		 subs;		/* sent or queued, in order */
+	size_t			 nsubs;
+	uint64_t		 next_seq;
+	struct event		*ev_retry;	/* the ring was full */
+	unsigned char		 carry[3][4];	/* cut-off UTF-8, per stream */
+	size_t			 ncarry[3];
 } r;
 
 static void	plan_landlock(void);
@@ -89,6 +129,9 @@ static void	relay_finish(void);
 static void	relay_cut_off(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 static void	out_pause(int);
+static void	send_ctl(unsigned char, uint32_t);
+static void	subs_flush(void);
+static void	drain_outputs(void);
 
 /* --- privileged set-up: a checklist of named steps ---------------------- */
 
@@ -479,8 +522,10 @@ step_plan(void)
 		(void)snprintf(shm, sizeof(shm), "%s/%s", PATH_SHMDIR,
 		    r.shm_name);
 		fsplan_add(&r.plan, FSOP_BIND, shm, shm, FSOP_NOEXEC, 0, 0);
-		fsplan_add(&r.plan, FSOP_BIND, r.sp.entry, r.sp.entry,
-		    FSOP_RO | FSOP_NOEXEC | FSOP_IDMAP, 0, 0);
+		/* A persistent pod has no entry: code comes in the ring. */
+		if (!r.persistent)
+			fsplan_add(&r.plan, FSOP_BIND, r.sp.entry, r.sp.entry,
+			    FSOP_RO | FSOP_NOEXEC | FSOP_IDMAP, 0, 0);
 	} else {
 		fsplan_add(&r.plan, FSOP_BIND, r.sp.entry, r.sp.entry,
 		    FSOP_RO | FSOP_IDMAP, 0, 0);
@@ -1030,10 +1075,298 @@ ring_send(const void *buf, size_t len)
 	return rv;
 }
 
-/* Frames from the worker: copied out, checked, passed on as events. */
+/* --- a persistent pod: submissions in, events out (podrunner serve) ---- */
+
+/*
+ * podrunner serve's pod runs code submissions one after the other in
+ * one worker.  The parent's SEND becomes an "exec" frame numbered by
+ * seq; the worker's frames become events in the serve shape
+ * (podrunner(1), SERVE PROTOCOL), labelled with the submission's id:
+ *
+ *	worker: {"type":"state","seq":N,"worker":"exec_end","exit_code":0}
+ *	event:  {"type":"state","data":{"worker":"exec_end","exit_code":0},
+ *		 "id":<the embedder's id>}
+ *
+ * A worker that reports on a submission that is not running is cut
+ * off.  Output frames and what the pipes carry become "output" events,
+ * always valid UTF-8.
+ */
+
 static void
+emit_event(json_t *ev)
+{
+	char	*text;
+	size_t	 len;
+
+	text = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (text == NULL)
+		return;
+	len = strlen(text);
+	if (len + IMSG_HEADER_SIZE < POD_IMSG_MAX)
+		imsgev_compose(&r.parent, IMSG_POD_EVENT, 0, 0, -1, text, len);
+	else
+		log_warnx("pod %s: event of %zu bytes dropped", r.sp.podid, len);
+	free(text);
+}
+
+static json_t *
+ev_json(const char *type, const struct sub *s)
+{
+	json_t	*ev;
+
+	if ((ev = json_pack("{s:s}", "type", type)) == NULL)
+		fatalx("json_pack");
+	if (s != NULL && s->id != NULL)
+		json_object_set(ev, "id", s->id);
+	return ev;
+}
+
+static void
+emit_error(const struct sub *s, const char *fmt, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+static void
+emit_error(const struct sub *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+	json_t	*ev;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ev = ev_json("error", s);
+	json_object_set_new(ev, "data", json_string(msg));
+	emit_event(ev);
+}
+
+/* The submission whose exec_start came and whose exec_end did not. */
+static struct sub *
+sub_running(void)
+{
+	struct sub	*s = TAILQ_FIRST(&r.subs);
+
+	return s != NULL && s->started ? s : NULL;
+}
+
+static void
+sub_free(struct sub *s)
+{
+	TAILQ_REMOVE(&r.subs, s, entry);
+	r.nsubs--;
+	json_decref(s->id);
+	free(s->frame);
+	free(s);
+}
+
+/* Output bytes (a pipe's) as an "output" event: valid UTF-8, a
+ * sequence cut off at the end kept for the next chunk. */
+static void
+out_event(int stream, const unsigned char *buf, size_t n, int final)
+{
+	unsigned char	*in;
+	char		*out;
+	size_t		 len, used, olen;
+	json_t		*ev;
+
+	len = r.ncarry[stream] + n;
+	in = xmalloc(len + 1);
+	memcpy(in, r.carry[stream], r.ncarry[stream]);
+	if (n > 0)
+		memcpy(in + r.ncarry[stream], buf, n);
+	out = xmalloc(3 * len + 1);
+	olen = utf8_clean(in, len, out, &used, final);
+	/* At most 3 bytes: a cut-off sequence is shorter than 4. */
+	r.ncarry[stream] = len - used;
+	memcpy(r.carry[stream], in + used, len - used);
+	free(in);
+	if (olen > 0) {
+		ev = ev_json("output", sub_running());
+		json_object_set_new(ev, "stream", json_string(
+		    stream == STDOUT_FILENO ? "stdout" : "stderr"));
+		json_object_set_new(ev, "data", json_stringn(out, olen));
+		emit_event(ev);
+	}
+	free(out);
+}
+
+/* Submissions the worker will not see (too large): answered in turn. */
+static void
+subs_answer_rejected(void)
+{
+	struct sub	*s;
+
+	while ((s = TAILQ_FIRST(&r.subs)) != NULL && s->frame != NULL &&
+	    strlen(s->frame) > r.frame_max) {
+		emit_error(s, "submission of %zu bytes does not fit the data "
+		    "plane (frames of at most %zu bytes; raise --shm-size)",
+		    strlen(s->frame), r.frame_max);
+		imsgev_compose(&r.parent, IMSG_POD_EXEC_END, 0, 0, -1, NULL, 0);
+		sub_free(s);
+	}
+}
+
+static void
+subs_retry(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	subs_flush();
+}
+
+/* Queued frames into the ring, in order, as far as it has room. */
+static void
+subs_flush(void)
+{
+	struct timeval	 tv = { 0, 1000 };
+	struct sub	*s;
+	int		 sent = 0;
+
+	subs_answer_rejected();
+	if (!r.ready || r.shm == NULL || r.cut_off)
+		return;
+	TAILQ_FOREACH(s, &r.subs, entry) {
+		if (s->frame == NULL)
+			continue;
+		if (strlen(s->frame) > r.frame_max)
+			break;		/* answered when it is first */
+		if (ring_send(s->frame, strlen(s->frame)) == -1) {
+			if (errno == EAGAIN) {
+				/* The worker reads on: look again soon. */
+				if (r.ev_retry == NULL && (r.ev_retry =
+				    evtimer_new(r.base, subs_retry, NULL)) ==
+				    NULL)
+					fatalx("evtimer_new");
+				evtimer_add(r.ev_retry, &tv);
+			} else if (!r.cut_off)
+				relay_cut_off("writing the ring: %s",
+				    strerror(errno));
+			break;
+		}
+		free(s->frame);
+		s->frame = NULL;
+		sent = 1;
+	}
+	if (sent)
+		send_ctl(CTL_DATA, 0);
+}
+
+/* IMSG_POD_SEND: {"code": "...", "fresh": bool, "id": any}. */
+static int
+sub_add(struct imsg *imsg)
+{
+	json_error_t	 je;
+	json_t		*doc, *code, *fresh, *frame;
+	struct sub	*s;
+
+	if (!r.persistent || (doc = json_loadb(ibuf_data(&imsg->data),
+	    imsg_get_len(imsg), JSON_REJECT_DUPLICATES, &je)) == NULL)
+		return -1;
+	code = json_object_get(doc, "code");
+	fresh = json_object_get(doc, "fresh");
+	if (!json_is_string(code) || (fresh != NULL && !json_is_boolean(fresh))) {
+		json_decref(doc);
+		return -1;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->seq = ++r.next_seq;
+	if ((s->id = json_object_get(doc, "id")) != NULL)
+		json_incref(s->id);
+	frame = json_pack("{s:s, s:I, s:O, s:b}", "type", "exec", "seq",
+	    (json_int_t)s->seq, "code", code, "fresh", json_is_true(fresh));
+	json_decref(doc);
+	if (frame == NULL || (s->frame = json_dumps(frame, JSON_COMPACT)) ==
+	    NULL)
+		fatalx("%s: json", __func__);
+	json_decref(frame);
+	TAILQ_INSERT_TAIL(&r.subs, s, entry);
+	r.nsubs++;
+	subs_flush();
+	return 0;
+}
+
+/* A frame of a persistent pod's worker, parsed: an event, or cut off. */
+static void
+worker_frame(json_t *doc)
+{
+	struct sub	*s = TAILQ_FIRST(&r.subs);
+	const char	*type, *what, *stream;
+	json_t		*ev, *data, *seq;
+
+	type = json_string_value(json_object_get(doc, "type"));
+	if (strcmp(type, "output") == 0) {
+		stream = json_string_value(json_object_get(doc, "stream"));
+		data = json_object_get(doc, "data");
+		if (stream == NULL || (strcmp(stream, "stdout") != 0 &&
+		    strcmp(stream, "stderr") != 0) || !json_is_string(data)) {
+			relay_cut_off("output frame without stream and data");
+			return;
+		}
+		ev = ev_json("output", sub_running());
+		json_object_set_new(ev, "stream", json_string(stream));
+		json_object_set(ev, "data", data);
+		emit_event(ev);
+		return;
+	}
+	seq = json_object_get(doc, "seq");
+	if (seq != NULL && (s == NULL || s->frame != NULL ||
+	    !json_is_integer(seq) ||
+	    json_integer_value(seq) != (json_int_t)s->seq)) {
+		relay_cut_off("%s frame for a submission that is not running",
+		    strlen(type) > 32 ? "a" : type);
+		return;
+	}
+	if (strcmp(type, "error") == 0) {
+		if (!json_is_string(json_object_get(doc, "data"))) {
+			relay_cut_off("error frame without data");
+			return;
+		}
+		ev = ev_json("error", seq != NULL ? s : NULL);
+		json_object_set(ev, "data", json_object_get(doc, "data"));
+		emit_event(ev);
+		return;
+	}
+	if (strcmp(type, "state") != 0) {
+		emit_error(NULL, "worker sent a frame of unknown type \"%.32s\"",
+		    type);
+		return;
+	}
+	what = json_string_value(json_object_get(doc, "worker"));
+	if (seq == NULL || what == NULL) {
+		relay_cut_off("state frame without seq and worker");
+		return;
+	}
+	if (strcmp(what, "exec_start") == 0 ? s->started : !s->started) {
+		relay_cut_off("state %.32s out of order", what);
+		return;
+	}
+	if (strcmp(what, "exec_end") == 0 &&
+	    !json_is_integer(json_object_get(doc, "exit_code"))) {
+		relay_cut_off("exec_end without an exit_code");
+		return;
+	}
+	s->started = 1;
+	data = json_deep_copy(doc);
+	json_object_del(data, "type");
+	json_object_del(data, "seq");
+	ev = ev_json("state", s);
+	json_object_set_new(ev, "data", data);
+	emit_event(ev);
+	if (strcmp(what, "exec_end") == 0) {
+		imsgev_compose(&r.parent, IMSG_POD_EXEC_END, 0, 0, -1, NULL, 0);
+		sub_free(s);
+		subs_answer_rejected();
+	}
+}
+
+/* Frames from the worker: copied out, checked, passed on as events.
+ * Returns how many were read. */
+static size_t
 drain_ring(void)
 {
+	size_t		 nread = 0;
 	json_t		*doc;
 	json_error_t	 je;
 	char		*text;
@@ -1042,17 +1375,23 @@ drain_ring(void)
 	while (r.shm != NULL && !r.cut_off) {
 		if ((n = ring_recv(r.frame, r.frame_max)) == -1) {
 			if (errno == EAGAIN || r.cut_off)
-				return;
+				return nread;
 			relay_cut_off("corrupt ring (%s)", strerror(errno));
-			return;
+			return nread;
 		}
+		nread++;
 		doc = json_loadb((char *)r.frame, (size_t)n,
 		    JSON_REJECT_DUPLICATES, &je);
 		if (doc == NULL || !json_is_object(doc) ||
 		    !json_is_string(json_object_get(doc, "type"))) {
 			json_decref(doc);
 			relay_cut_off("ring frame is not a JSON event");
-			return;
+			return nread;
+		}
+		if (r.persistent) {
+			worker_frame(doc);
+			json_decref(doc);
+			continue;
 		}
 		text = json_dumps(doc, JSON_COMPACT);
 		json_decref(doc);
@@ -1066,6 +1405,7 @@ drain_ring(void)
 			    r.sp.podid, strlen(text));
 		free(text);
 	}
+	return nread;
 }
 
 static void
@@ -1076,6 +1416,11 @@ ctl_request(const struct ctl_msg *m)
 
 	if (r.policyd.ev == NULL) {
 		send_ctl(0, m->reqid);	/* no policyd: fail closed */
+		return;
+	}
+	if (++r.in_flight > REQ_IN_FLIGHT_MAX) {
+		relay_cut_off("more than %d requests in flight",
+		    REQ_IN_FLIGHT_MAX);
 		return;
 	}
 	memset(&req, 0, sizeof(req));
@@ -1125,6 +1470,14 @@ ctl_read(int fd, short ev, void *arg)
 		/* It has mapped the segment: the names can go. */
 		imsgev_compose(&r.sandbox, IMSG_RELAY_ATTACHED, 0, 0, -1, NULL,
 		    0);
+		if (r.persistent && r.stop_wanted) {
+			send_ctl(CTL_STOP, 0);
+			break;
+		}
+		if (r.persistent) {
+			subs_flush();
+			break;
+		}
 		if (ring_send(r.run_frame, strlen(r.run_frame)) == -1) {
 			relay_cut_off("cannot queue the entry: %s",
 			    strerror(errno));
@@ -1133,7 +1486,14 @@ ctl_read(int fd, short ev, void *arg)
 		send_ctl(CTL_DATA, 0);
 		break;
 	case CTL_MSG_DATA:
-		drain_ring();
+		/* What a runtime wrote to its pipes before the frames. */
+		if (r.persistent && !r.out_paused)
+			drain_outputs();
+		n = (ssize_t)drain_ring();
+		r.data_credit += n > 0 ? n : -1;
+		if (r.data_credit < -EMPTY_DATA_MAX)
+			relay_cut_off("flood of DATA notes with nothing in the "
+			    "ring");
 		break;
 	case CTL_MSG_REQUEST:
 		ctl_request(&m);
@@ -1179,7 +1539,8 @@ out_read(int fd, short ev, void *arg)
 
 	(void)ev;
 	buf[0] = (unsigned char)stream;
-	if ((n = read(fd, buf + 1, sizeof(buf) - 1)) == -1) {
+	if ((n = read(fd, buf + 1, r.persistent ? OUT_EVENT_CHUNK :
+	    sizeof(buf) - 1)) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
 		n = 0;
@@ -1189,10 +1550,15 @@ out_read(int fd, short ev, void *arg)
 		r.ev_out[stream] = NULL;
 		close(r.out_fd[stream]);
 		r.out_fd[stream] = -1;
+		if (r.persistent)
+			out_event(stream, NULL, 0, 1);
 		return;
 	}
-	imsgev_compose(&r.parent, IMSG_POD_OUTPUT, 0, 0, -1, buf,
-	    (size_t)n + 1);
+	if (r.persistent)
+		out_event(stream, buf + 1, (size_t)n, 0);
+	else
+		imsgev_compose(&r.parent, IMSG_POD_OUTPUT, 0, 0, -1, buf,
+		    (size_t)n + 1);
 	if (imsgbuf_queuebytes(&r.parent.ibuf) > OUT_PAUSE)
 		out_pause(1);
 }
@@ -1215,7 +1581,10 @@ out_pause(int pause)
 	}
 }
 
-/* After the worker's exit: what is in the pipes now, then done. */
+/*
+ * What is in the pipes now: after the worker's exit, or before a
+ * persistent pod's frames.
+ */
 static void
 drain_outputs(void)
 {
@@ -1227,9 +1596,13 @@ drain_outputs(void)
 		if (r.out_fd[i] == -1)
 			continue;
 		buf[0] = (unsigned char)i;
-		while ((n = read(r.out_fd[i], buf + 1, sizeof(buf) - 1)) > 0) {
-			imsgev_compose(&r.parent, IMSG_POD_OUTPUT, 0, 0, -1,
-			    buf, (size_t)n + 1);
+		while ((n = read(r.out_fd[i], buf + 1, r.persistent ?
+		    OUT_EVENT_CHUNK : sizeof(buf) - 1)) > 0) {
+			if (r.persistent)
+				out_event(i, buf + 1, (size_t)n, 0);
+			else
+				imsgev_compose(&r.parent, IMSG_POD_OUTPUT, 0,
+				    0, -1, buf, (size_t)n + 1);
 			/* Keep the queue bounded while draining. */
 			if (imsgbuf_queuebytes(&r.parent.ibuf) > OUT_PAUSE &&
 			    imsgbuf_flush(&r.parent.ibuf) == -1)
@@ -1242,9 +1615,13 @@ static void
 relay_finish(void)
 {
 	int32_t	status = r.status;
+	int	i;
 
 	drain_outputs();
 	drain_ring();
+	for (i = STDOUT_FILENO; r.persistent && i <= STDERR_FILENO; i++)
+		if (r.ncarry[i] > 0)
+			out_event(i, NULL, 0, 1);
 	imsgev_compose(&r.parent, IMSG_POD_EXIT, 0, 0, -1, &status,
 	    sizeof(status));
 	if (imsgbuf_flush(&r.parent.ibuf) == -1)
@@ -1282,10 +1659,29 @@ relay_parent_handler(int fd, short events, void *arg)
 		/* The parent is gone: so is the pod (PDEATHSIG). */
 		exit(1);
 	}
-	if ((n = imsg_get(&r.parent.ibuf, &imsg)) != 0) {
-		/* The parent sends nothing on this channel yet. */
-		fatalx("unexpected message from the parent");
+	while ((n = imsg_get(&r.parent.ibuf, &imsg)) > 0) {
+		/* A persistent pod's submissions and stop; nothing else. */
+		switch (imsg_get_type(&imsg)) {
+		case IMSG_POD_SEND:
+			n = sub_add(&imsg);
+			break;
+		case IMSG_POD_STOP:
+			n = r.persistent && imsg_get_len(&imsg) == 0 ? 0 : -1;
+			/* Before READY: at READY. */
+			if (r.ready)
+				send_ctl(CTL_STOP, 0);
+			else
+				r.stop_wanted = 1;
+			break;
+		default:
+			n = -1;
+		}
+		imsg_free(&imsg);
+		if (n == -1)
+			fatalx("unexpected message from the parent");
 	}
+	if (n == -1)
+		fatalx("malformed message from the parent");
 	if (r.out_paused && imsgbuf_queuebytes(&r.parent.ibuf) < OUT_RESUME)
 		out_pause(0);
 	imsgev_add(&r.parent);
@@ -1321,6 +1717,8 @@ relay_policyd_handler(int fd, short events, void *arg)
 		    resp.verdict == VERDICT_DENY ? "deny" : "allow", rule);
 		free(rule);
 		rule = NULL;
+		if (r.in_flight > 0)
+			r.in_flight--;
 		/* The seeds' workers test allowed == 1: warn is allowed. */
 		send_ctl(resp.verdict == VERDICT_DENY ? 0 : 1, resp.reqid);
 	}
@@ -1393,6 +1791,8 @@ relay_main(void)
 	read_spawn();
 	r.protocol = r.sp.worker == WORKER_PYTHON ||
 	    r.sp.worker == WORKER_BUN || r.sp.worker == WORKER_CUSTOM;
+	r.persistent = r.protocol && (r.sp.flags & SPAWN_F_PERSISTENT);
+	TAILQ_INIT(&r.subs);
 	r.sandboxed = !(r.sp.flags & SPAWN_F_NO_SANDBOX);
 	r.userns_fd = -1;
 	r.proxy_sock[0] = r.proxy_sock[1] = -1;
@@ -1411,7 +1811,7 @@ relay_main(void)
 	if (((r.protocol || r.sandboxed) && step_pod_dir() == -1) ||
 	    (r.protocol && (step_runtime() == -1 ||
 	    step_control_socket() == -1 || step_shared_memory() == -1 ||
-	    step_entry() == -1)) ||
+	    (!r.persistent && step_entry() == -1))) ||
 	    (r.sandboxed && (step_plan() == -1 || step_idmap() == -1)) ||
 	    (log_debug("plan ready"), 0) ||
 	    step_spawn_worker() == -1 ||

@@ -170,6 +170,7 @@ pod_find(uint32_t id)
 static int
 sandbox_dispatch_parent(struct imsg *imsg)
 {
+	struct pod_memory mem;
 	struct pod	*p;
 	uint32_t	 which, sig;
 	int		 fd;
@@ -207,6 +208,19 @@ sandbox_dispatch_parent(struct imsg *imsg)
 				log_warn("pidfd_send_signal");
 		} else	/* for the worker, once pod init is released */
 			p->pending_sig = (int)sig;
+		return 0;
+	case IMSG_SANDBOX_MEMORY:
+		if (imsg_get_len(imsg) != 0)
+			return -1;
+		memset(&mem, 0, sizeof(mem));
+		if ((p = pod_find(imsg_get_peerid(imsg))) != NULL &&
+		    p->cg != NULL) {
+			mem.current = pod_cgroup_memory_current(p->cg);
+			mem.peak = pod_cgroup_memory_peak(p->cg);
+			mem.limit = p->limits.memory;
+		}
+		child_compose(IMSG_SANDBOX_MEMORY, imsg_get_peerid(imsg), -1,
+		    &mem, sizeof(mem));
 		return 0;
 	}
 	return -1;

@@ -21,13 +21,15 @@ struct imsg;
 #define SPAWN_MAX_ARGS	4096
 #define SPAWN_MAX_STR	(128 * 1024)
 #define SPAWN_IMSG_MAX	CHILD_IMSG_MAX
-#define POD_IMSG_MAX	(256 * 1024)	/* relay <-> parent channel */
+#define POD_IMSG_MAX	(4 * 1024 * 1024)	/* relay <-> parent channel */
 #define POD_OUTPUT_CHUNK (64 * 1024)
 
 #define SPAWN_F_NO_SANDBOX	0x01
 #define SPAWN_F_NO_LANDLOCK	0x02	/* the policy's plugins.landlock false */
 #define SPAWN_F_NO_SECCOMP	0x04	/* the policy's plugins.seccomp false */
-#define SPAWN_F_ALL		0x07
+#define SPAWN_F_PERSISTENT	0x08	/* podrunner serve: no entry; code
+					 * comes as "exec" frames */
+#define SPAWN_F_ALL		0x0f
 #define TMPFS_SIZE_DEFAULT	(64ULL * 1024 * 1024)
 
 /* Fixed fds of a freshly executed relay (after PROC_PARENT_FD = 3). */

@@ -207,7 +207,8 @@ spawn_spec_parse(struct imsg *imsg, struct spawn_spec *sp)
 	}
 	if (ibuf_size(&b) != 0)
 		goto bad;
-	if (sp->entry[0] != '/' || sp->cwd[0] != '/' ||
+	if ((sp->flags & SPAWN_F_PERSISTENT ? sp->entry[0] != '\0' :
+	    sp->entry[0] != '/') || sp->cwd[0] != '/' ||
 	    sp->shm_size < PODSHM_MIN_SIZE || sp->shm_size > PODSHM_MAX_SIZE ||
 	    sp->shm_size % 4096 != 0 || (sp->flags & ~SPAWN_F_ALL))
 		goto bad;

@@ -311,6 +311,45 @@ test_fmt_parse_roundtrip(void **state)
 	}
 }
 
+static void
+check_clean(const char *in, size_t len, int final, const char *want,
+    size_t want_used)
+{
+	char	out[256];
+	size_t	used, n;
+
+	n = utf8_clean((const unsigned char *)in, len, out, &used, final);
+	assert_int_equal(n, strlen(want));
+	assert_string_equal(out, want);
+	assert_int_equal(used, want_used);
+}
+
+static void
+test_utf8_clean(void **state)
+{
+	(void)state;
+	check_clean("plain", 5, 0, "plain", 5);
+	check_clean("\xc3\xbc \xe2\x9c\x93 \xf0\x9f\x98\x80", 11, 0,
+	    "\xc3\xbc \xe2\x9c\x93 \xf0\x9f\x98\x80", 11);
+	/* Bytes that start nothing valid: U+FFFD each. */
+	check_clean("\xff\xfeok", 4, 0, "\xef\xbf\xbd\xef\xbf\xbdok", 4);
+	check_clean("\xc0\xaf", 2, 0, "\xef\xbf\xbd\xef\xbf\xbd", 2);
+	check_clean("\xed\xa0\x80", 3, 0,
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3);
+	check_clean("\xf4\x90\x80\x80", 4, 0,
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 4);
+	check_clean("\xe0\x80\x80", 3, 0,
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3);
+	/* A sequence cut off at the end waits for the rest... */
+	check_clean("ab\xe2\x9c", 4, 0, "ab", 2);
+	check_clean("\xf0\x9f\x98", 3, 0, "", 0);
+	/* ...unless this is the end. */
+	check_clean("ab\xe2\x9c", 4, 1, "ab\xef\xbf\xbd\xef\xbf\xbd", 4);
+	/* A cut-off prefix that is already wrong is not kept. */
+	check_clean("a\xe2\x41", 3, 0, "a\xef\xbf\xbd" "A", 3);
+	check_clean("", 0, 1, "", 0);
+}
+
 int
 main(void)
 {
@@ -325,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_fmt_size),
 		cmocka_unit_test(test_fmt_size_short),
 		cmocka_unit_test(test_fmt_parse_roundtrip),
+		cmocka_unit_test(test_utf8_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

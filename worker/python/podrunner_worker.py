@@ -559,6 +559,7 @@ class _Worker:
         self.answers = {}       # req_id -> decision not yet picked up
         self.inbox = []         # decoded frames not yet handled
         self.running = False
+        self.persistent = False     # "exec" frames: podrunner serve
         # One exchange at a time per process.  Re-entrant: a signal
         # handler that asks while its thread waits for an answer sends
         # its own request and both answers are matched by req_id.
@@ -708,6 +709,8 @@ class _Worker:
             ftype = obj.get("type")
             if ftype == "run" and not self.running:
                 self.inbox.append(obj)
+            elif ftype == "exec" and (self.persistent or not self.running):
+                self.inbox.append(obj)
             elif ftype == "run":
                 self.send_frame({"type": "error",
                                  "data": "a script is already running"})
@@ -716,7 +719,7 @@ class _Worker:
                                  "data": "unknown frame type %r" % (ftype,)})
 
     def wait_run(self):
-        """Block until a "run" frame arrives; return it."""
+        """Block until a "run" or "exec" frame arrives; return it."""
         while not self.inbox:
             code, rid = self.recv_ctl()
             if code in (NOTE_DATA, NOTE_STOP) and rid == 0:
@@ -890,9 +893,13 @@ def check(kind, target):
     if _worker is None:
         raise RuntimeError("check(): not running inside podrunner")
     try:
-        return _worker.check(kind, target)
+        answer = _worker.check(kind, target)
     except ProtocolError as e:
         _die(e)
+    finally:
+        if _interrupt_pending:
+            _deliver_interrupt()
+    return answer
 
 
 # --- permission hooks --------------------------------------------------------
@@ -1460,6 +1467,10 @@ def _make_audit_hook(g, handlers):
             # Arguments this runtime does not understand: fail closed.
             raise PermissionError(errno.EACCES, "podrunner cannot check "
                                   "%s%r: %s" % (event, args, e)) from None
+        finally:
+            # An interrupt that came while we asked: now, in the code.
+            if _interrupt_pending:
+                _deliver_interrupt()
 
     return audit
 
@@ -1967,6 +1978,209 @@ def _run(w, path, argv, source):
     return status
 
 
+# --- persistent worker: podrunner serve ---------------------------------------
+#
+# After READY the first frame decides: "run" runs one script (above);
+# "exec" makes this a persistent worker that runs submissions one after
+# the other, each in the same __main__ namespace unless it asks for a
+# fresh one:
+#
+#     {"type": "exec", "seq": N, "code": "...", "fresh": false}
+#
+# and answers each with
+#
+#     {"type": "state", "seq": N, "worker": "exec_start"}
+#     {"type": "output", "stream": "stdout", "data": "..."}   (any number)
+#     {"type": "state", "seq": N, "worker": "exception", "exc_type": ...,
+#      "traceback": "..."}                                   (if one)
+#     {"type": "state", "seq": N, "worker": "interrupted"}    (if SIGINT)
+#     {"type": "state", "seq": N, "worker": "exec_end", "exit_code": N}
+#
+# sys.stdout and sys.stderr write output frames, so output and states
+# arrive in the order they happened; what writes to fd 1 and 2 directly
+# (a child process) still goes through the pipes.  SIGINT interrupts the
+# running submission (KeyboardInterrupt in its code; never in the
+# runtime's own, where it waits until the runtime returns to the code)
+# and is ignored between submissions.  SystemExit ends the submission,
+# not the worker.
+
+_interrupt_pending = False
+_RUNTIME_GLOBALS = globals()
+
+
+def _submission_frame(frame):
+    """Is the innermost frame under a submission, with no runtime frame
+    in between?  None: not under a submission at all."""
+    while frame is not None:
+        if frame.f_code is _exec_code.__code__:
+            return True
+        if frame.f_globals is _RUNTIME_GLOBALS:
+            return False
+        frame = frame.f_back
+    return None
+
+
+def _on_sigint(signum, frame):
+    global _interrupt_pending
+    where = _submission_frame(frame)
+    if where:
+        raise KeyboardInterrupt
+    if where is False:
+        # In the runtime on the code's behalf: when it returns there.
+        _interrupt_pending = True
+
+
+def _deliver_interrupt():
+    global _interrupt_pending
+    _interrupt_pending = False
+    if _submission_frame(sys._getframe(1)) is not None:
+        raise KeyboardInterrupt from None
+
+
+def _exec_code(code, namespace):
+    # Its frame marks "running a submission" for _on_sigint.
+    exec(code, namespace)
+
+
+class _RingOutput:
+    """The raw stream under a persistent worker's sys.stdout and
+    sys.stderr: output frames in the ring."""
+
+    def __init__(self, w, stream, fd):
+        import codecs
+        self._w = w
+        self._stream = stream
+        self._fd = fd
+        self._decode = codecs.getincrementaldecoder("utf-8")("replace")
+        # What fits a frame even if every character were escaped.
+        self._chunk = max(1024, w.ring.max_frame // 16)
+        self.closed = False
+
+    def write(self, b):
+        text = self._decode.decode(bytes(b))
+        for i in range(0, len(text), self._chunk):
+            self._w.send_frame({"type": "output", "stream": self._stream,
+                                "data": text[i:i + self._chunk]})
+        return len(b)
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def seekable(self):
+        return False
+
+    def fileno(self):
+        return self._fd
+
+    def isatty(self):
+        return False
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _ring_stdio(w):
+    import io
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        try:
+            old.flush()
+        except Exception:
+            pass
+        f = io.TextIOWrapper(_RingOutput(w, name, fd), encoding="utf-8",
+                             errors="backslashreplace", line_buffering=True)
+        setattr(sys, name, f)
+
+
+def _new_main():
+    import builtins
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__builtins__": builtins, "__file__": None,
+                          "__cached__": None})
+    sys.modules["__main__"] = main
+    return main
+
+
+def _parse_exec(obj):
+    seq = obj.get("seq")
+    code = obj.get("code")
+    fresh = obj.get("fresh", False)
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq <= 0:
+        raise ProtocolError("exec frame: \"seq\" must be a positive integer")
+    if not isinstance(code, str):
+        raise ProtocolError("exec frame: \"code\" must be a string")
+    if not isinstance(fresh, bool):
+        raise ProtocolError("exec frame: \"fresh\" must be true or false")
+    return seq, code, fresh
+
+
+def _serve(w, obj):
+    """Run "exec" frames until STOP (or the control socket closes)."""
+    global _interrupt_pending
+    w.persistent = True
+    w.running = True
+    main = _new_main()
+    sys.argv = [""]
+    if not sys.flags.safe_path and sys.path:
+        sys.path[0] = ""
+    _ring_stdio(w)
+    hooks = False
+    while True:
+        if obj is None:
+            obj = w.wait_run()
+        if obj.get("type") != "exec":
+            w.send_frame({"type": "error",
+                          "data": "a persistent worker runs exec frames"})
+            obj = None
+            continue
+        seq, code, fresh = _parse_exec(obj)
+        obj = None
+        if fresh:
+            main = _new_main()
+        name = "<submission %d>" % seq
+        source = code.encode("utf-8", "surrogatepass")
+        _register_source(name, source)
+        w.send_frame({"type": "state", "seq": seq, "worker": "exec_start"})
+        if not hooks:
+            _install_hooks(w)
+            hooks = True
+        _interrupt_pending = False
+        _signal.signal(_signal.SIGINT, _on_sigint)
+        status, event, interrupted = 0, None, False
+        try:
+            _exec_code(compile(source, name, "exec", dont_inherit=True),
+                       main.__dict__)
+        except SystemExit as e:
+            status = _exit_code(e.code)
+        except KeyboardInterrupt as e:
+            event, interrupted = e, True
+            status = 128 + _signal.SIGINT
+        except BaseException as e:
+            event, status = e, 1
+        _interrupt_pending = False
+        _flush_stdio()
+        if interrupted:
+            text = _report(event)
+            w.send_frame({"type": "state", "seq": seq,
+                          "worker": "interrupted", "traceback": text})
+        elif event is not None:
+            text = _report(event)
+            w.send_frame({"type": "state", "seq": seq,
+                          "worker": "exception",
+                          "exc_type": type(event).__name__,
+                          "traceback": text})
+        event = None
+        _flush_stdio()
+        w.send_frame({"type": "state", "seq": seq, "worker": "exec_end",
+                      "exit_code": status})
+
+
 def main(args):
     global _worker
 
@@ -2011,7 +2225,10 @@ def main(args):
     _worker = w = _Worker(ring, sock)
     sys.modules.setdefault("podrunner_worker", sys.modules[__name__])
     try:
-        path, argv, source = _parse_run(w.wait_run())
+        first = w.wait_run()
+        if first.get("type") == "exec":
+            _serve(w, first)
+        path, argv, source = _parse_run(first)
     except KeyboardInterrupt:
         # ^C before the script started: die of it quietly.
         _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
