@@ -61,11 +61,12 @@
 
 #define LINE_MAX_LEN		(16U << 20)	/* longer lines are dropped */
 #define READ_MAX		(1U << 20)	/* per descriptor per dispatch */
-#define FREE_TIMEOUT_MS		10000
-#define TERM_GRACE_MS		2000	/* SIGTERM, then SIGKILL */
+/* SIGTERM, then SIGKILL: serve gives its worker 2 s before it kills the
+ * pod, then cleans up. */
+#define TERM_GRACE_MS		5000
 #define WRITER_POLL_MS		20	/* a writer waiting for a reader */
 #define READER_POLL_MS		100	/* a writer reading, in a callback */
-#define NRESULTS		64	/* exit codes remembered */
+#define NRESULTS		1024	/* submissions' ends remembered */
 
 extern char **environ;
 
@@ -104,10 +105,15 @@ struct podrunner {
 	int			 exited;	/* reaped */
 	int			 status;	/* its exit status, -1: unknown */
 	int			 exit_code;	/* from the exit event, or -1 */
-	int64_t			 done_id;	/* last exec_end's id */
-	struct {
+	/*
+	 * Ended submissions: every id up to done_id, and those above it in
+	 * results (ends come in order, but a refusal may come at once).
+	 */
+	int64_t			 done_id;
+	struct result {
 		int64_t		 id;
-		int		 code;
+		int		 code;		/* exit code, or -1 */
+		char		*refused;	/* serve's error, or NULL */
 	}			 results[NRESULTS];
 	char			 lastlog[512];
 
@@ -164,6 +170,7 @@ static int	deliver(struct podrunner *, struct buf *, int, int);
 static void	deliver_line(struct podrunner *, const char *, size_t, int);
 static void	deliver_invalid(struct podrunner *, const char *);
 static void	track(struct podrunner *, const struct podrunner_event *);
+static void	ended(struct podrunner *, int64_t, int, const char *);
 static int	dispatch_locked(struct podrunner *);
 static void	reap(struct podrunner *);
 static int	run_until(struct podrunner *, int (*)(struct podrunner *,
@@ -231,6 +238,8 @@ podrunner_strerror(int code)
 		return "podrunner serve has exited";
 	case PODRUNNER_EBUSY:
 		return "called from an event callback";
+	case PODRUNNER_EREFUSED:
+		return "podrunner refused the submission";
 	}
 	return code > 0 ? "success" : "unknown error";
 }
@@ -533,9 +542,12 @@ podrunner_free(struct podrunner *pr)
 
 	if (pr == NULL)
 		return;
-	if (__atomic_load_n(&pr->state, __ATOMIC_ACQUIRE) == PR_RUNNING) {
-		podrunner_on_event(pr, NULL, NULL);
-		(void)podrunner_stop(pr, FREE_TIMEOUT_MS);
+	/* Done with it: stopped at once, no more events delivered. */
+	if (__atomic_load_n(&pr->state, __ATOMIC_ACQUIRE) == PR_RUNNING &&
+	    read_enter(pr) == PODRUNNER_OK) {
+		pr->cb = NULL;
+		(void)terminate(pr);
+		read_leave(pr);
 	}
 	if (pr->in != -1)
 		(void)close(pr->in);
@@ -561,6 +573,8 @@ podrunner_free(struct podrunner *pr)
 	free(pr->obuf.data);
 	free(pr->ebuf.data);
 	free(pr->line);
+	for (i = 0; i < NRESULTS; i++)
+		free(pr->results[i].refused);
 	(void)pthread_mutex_destroy(&pr->rlock);
 	(void)pthread_mutex_destroy(&pr->wlock);
 	free(pr);
@@ -1105,17 +1119,39 @@ track(struct podrunner *pr, const struct podrunner_event *ev)
 		pr->exit_code = ev->exit_code;
 		break;
 	case PODRUNNER_EVENT_STATE:
-		/* Submissions run in order: their ends come in order. */
-		if (ev->state != PODRUNNER_STATE_EXEC_END || ev->id < 1)
-			break;
-		if (ev->id > pr->done_id)
-			pr->done_id = ev->id;
-		pr->results[ev->id % NRESULTS].id = ev->id;
-		pr->results[ev->id % NRESULTS].code = ev->exit_code;
+		if (ev->state == PODRUNNER_STATE_EXEC_END)
+			ended(pr, ev->id, ev->exit_code, NULL);
+		break;
+	case PODRUNNER_EVENT_ERROR:
+		/* A submission refused (too large, stopping...): its end. */
+		ended(pr, ev->id, -1, ev->data != NULL ? ev->data : "refused");
 		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * Submission id (one of ours) has ended, with exit code code, or
+ * refused, saying why.  done_id moves past every id that has.
+ */
+static void
+ended(struct podrunner *pr, int64_t id, int code, const char *refused)
+{
+	struct result	*r;
+
+	if (id <= pr->done_id ||
+	    id > __atomic_load_n(&pr->last_id, __ATOMIC_ACQUIRE))
+		return;
+	r = &pr->results[id % NRESULTS];
+	free(r->refused);
+	r->id = id;
+	r->code = code;
+	/* Out of memory, a refusal is an end with exit code -1. */
+	r->refused = refused != NULL ? strdup(refused) : NULL;
+	while (pr->results[(pr->done_id + 1) % NRESULTS].id ==
+	    pr->done_id + 1)
+		pr->done_id++;
 }
 
 /*
@@ -1272,7 +1308,7 @@ until_ready(struct podrunner *pr, int64_t arg)
 static int
 until_done(struct podrunner *pr, int64_t id)
 {
-	return pr->done_id >= id;
+	return id <= pr->done_id || pr->results[id % NRESULTS].id == id;
 }
 
 static int
@@ -1345,8 +1381,9 @@ int
 podrunner_wait(struct podrunner *pr, int64_t id, int timeout_ms,
     int *exit_code)
 {
-	int64_t		last = __atomic_load_n(&pr->last_id, __ATOMIC_ACQUIRE);
-	int		rv;
+	struct result	*r;
+	int64_t		 last = __atomic_load_n(&pr->last_id, __ATOMIC_ACQUIRE);
+	int		 rv;
 
 	if (exit_code != NULL)
 		*exit_code = -1;
@@ -1358,9 +1395,13 @@ podrunner_wait(struct podrunner *pr, int64_t id, int timeout_ms,
 	if ((rv = read_enter(pr)) != PODRUNNER_OK)
 		return rv;
 	rv = run_until(pr, until_done, id, timeout_ms);
-	if (rv == PODRUNNER_OK) {
-		if (exit_code != NULL && pr->results[id % NRESULTS].id == id)
-			*exit_code = pr->results[id % NRESULTS].code;
+	r = &pr->results[id % NRESULTS];
+	if (rv == PODRUNNER_OK && r->id == id && r->refused != NULL)
+		rv = seterr(PODRUNNER_EREFUSED, "submission %lld refused: %s",
+		    (long long)id, r->refused);
+	else if (rv == PODRUNNER_OK) {
+		if (exit_code != NULL && r->id == id)
+			*exit_code = r->code;
 	} else if (rv == PODRUNNER_EEXITED)
 		rv = seterr(PODRUNNER_EEXITED, "podrunner serve exited with "
 		    "status %d before submission %lld ended%s%s",

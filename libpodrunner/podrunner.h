@@ -44,6 +44,7 @@ extern "C" {
 #define PODRUNNER_ETIMEDOUT	 -4	/* the timeout passed */
 #define PODRUNNER_EEXITED	 -5	/* podrunner serve has exited */
 #define PODRUNNER_EBUSY		 -6	/* called from an event callback */
+#define PODRUNNER_EREFUSED	 -7	/* podrunner refused the submission */
 
 /* The id of an event that carries none (policy-loaded, ready, exit). */
 #define PODRUNNER_NOID		 ((int64_t)-1)
@@ -58,13 +59,15 @@ struct podrunner_options {
 	 * child gets base64-encoded in POD_POLICY_JSON; not both. */
 	const char		 *policy_path;
 	const char		 *policy_json;
-	/* "python" (NULL) or "bun": --worker. */
+	/* --worker: "python" (NULL); serve has no other persistent
+	 * worker yet, and refuses another. */
 	const char		 *worker;
 	uint64_t		  shm_size;	/* bytes; 0: podrunner's 1 MiB */
 	uint64_t		  memory;	/* bytes; 0: podrunner's 64 MiB */
 	double			  cpus;		/* 0: no limit; 0.5 is half a CPU */
 	unsigned		  pids;		/* 0: podrunner's default */
-	/* --timeout: the pod's whole life, not one submission; 0: none. */
+	/* --timeout: each submission's; one that runs longer has its
+	 * pod killed (exit event 124).  0: none. */
 	unsigned		  timeout_ms;
 	int			  no_sandbox;	/* --no-sandbox (development) */
 	/* More options for podrunner serve (--allow-read=/data, -v...),
@@ -148,9 +151,9 @@ struct podrunner;	/* opaque */
  * copied, strings included.  NULL on failure (podrunner_error(NULL)).
  */
 struct podrunner	*podrunner_new(const struct podrunner_options *opts);
-/* Stops a running podrunner serve (as podrunner_stop with a 10 s
- * timeout, delivering no events) and frees everything.  Not while
- * another thread uses the handle. */
+/* Stops a running podrunner serve at once (SIGTERM: what runs is not
+ * waited for; SIGKILL 5 s later), delivering no events, and frees
+ * everything.  Not while another thread uses the handle. */
 void			 podrunner_free(struct podrunner *pr);
 
 /* The callback for every event (one; a second call replaces it). */
@@ -177,15 +180,16 @@ int			 podrunner_send_code(struct podrunner *pr,
 			    const char *code, int fresh, int64_t *idp);
 /* Interrupt the running submission (KeyboardInterrupt in Python). */
 int			 podrunner_interrupt(struct podrunner *pr);
-/* Ask podrunner serve to stop, without waiting: its exit event and
- * end come through podrunner_dispatch. */
+/* Ask podrunner serve to stop once what was sent has run, without
+ * waiting: its exit event and end come through podrunner_dispatch. */
 int			 podrunner_request_stop(struct podrunner *pr);
 /*
  * Stop: ask, dispatch the remaining events until podrunner serve has
- * exited, reap it.  Returns its exit status (0 after a clean stop,
- * 128+N for signal N), also when it had exited already.  After
- * timeout_ms (< 0: none) it is killed and reaped and the result is
- * PODRUNNER_ETIMEDOUT.
+ * exited, reap it.  serve runs the submissions sent before the stop
+ * first (interrupt to hurry).  Returns its exit status (0 after a
+ * clean stop, 128+N for signal N), also when it had exited already.
+ * After timeout_ms (< 0: none) it is sent SIGTERM (it stops at once),
+ * then SIGKILL, reaped, and the result is PODRUNNER_ETIMEDOUT.
  */
 int			 podrunner_stop(struct podrunner *pr, int timeout_ms);
 
@@ -205,7 +209,9 @@ int			 podrunner_dispatch(struct podrunner *pr);
 /*
  * Dispatch until the exec_end of submission id (or the latest one, if
  * id is PODRUNNER_NOID); *exit_code (if not NULL) gets its exit code,
- * or -1 if it is no longer known (the last 64 are remembered).
+ * or -1 if it is no longer known (1024 ends are remembered).
+ * PODRUNNER_EREFUSED if podrunner refused it (an error event with its
+ * id: too large for the data plane...; podrunner_error() quotes it),
  * PODRUNNER_EEXITED if the pod ends first, PODRUNNER_ETIMEDOUT after
  * timeout_ms (< 0: none; the submission goes on running).
  */
