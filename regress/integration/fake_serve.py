@@ -22,6 +22,9 @@ FAKE_SERVE in the environment picks the behaviour:
              output events, blocking, not reading requests meanwhile
     nostop   ignores stop, EOF and SIGTERM
 
+Like podrunner serve on main: a stop (or EOF) runs what was sent first;
+SIGTERM stops at once.
+
 FAKE_SERVE_ARGS, if set, is a file where the command line and the
 POD_POLICY_JSON variable are written (as JSON), for the tests to see.
 """
@@ -62,7 +65,15 @@ class Output(io.TextIOBase):
         return len(s)
 
 
+MAX_CODE = 512 * 1024
+
+
 def run(ns_holder, code, rid, fresh, interrupted):
+    if len(code.encode()) > MAX_CODE:
+        # As podrunner serve: refused, with its id, no exec_end.
+        emit({"type": "error", "id": rid, "data": f"submission of "
+              f"{len(code.encode())} bytes does not fit the data plane"})
+        return
     ns = {} if fresh else ns_holder
     emit({"type": "state", "data": {"worker": "exec_start"}, "id": rid})
     code_exit = 0
@@ -163,17 +174,18 @@ def main():
 
     requests = queue.Queue()
 
-    def stop():
-        # At once, whatever runs or is queued, as podrunner serve does.
-        if MODE == "nostop":
-            while True:
-                time.sleep(3600)
+    def stop_now(*_):
+        # SIGTERM: at once, whatever runs, as podrunner serve does.
         with _out_lock:
             OUT.write('{"type":"exit","data":{"code":0}}\n')
             OUT.flush()
             os._exit(0)
 
+    if MODE != "nostop":
+        signal.signal(signal.SIGTERM, stop_now)
+
     def reader():
+        # stop and EOF: after what was sent, as podrunner serve does.
         for n, line in enumerate(sys.stdin, 1):
             req = parse(n, line)
             if req is None:
@@ -181,10 +193,10 @@ def main():
             if req["op"] == "interrupt":
                 _thread.interrupt_main()
                 continue
-            if req["op"] == "stop":
-                stop()
             requests.put(req)
-        stop()
+            if req["op"] == "stop":
+                return
+        requests.put({"op": "stop"})
 
     threading.Thread(target=reader, daemon=True).start()
     ns = {}
@@ -204,6 +216,11 @@ def main():
                     bool(req.get("fresh")), None)
             except KeyboardInterrupt:
                 pass    # an interrupt just after the end
+        elif op == "stop":
+            if MODE == "nostop":
+                while True:
+                    time.sleep(3600)
+            bye(0)
         else:
             emit({"type": "error", "data": f"unknown op {op!r}",
                   "id": req.get("id")})
