@@ -36,13 +36,16 @@
  *
  * One Supervisor is one pod and one persistent worker: submissions run
  * one after the other in the order they were sent, and keep their
- * globals unless sent with { fresh: true }.  podrunner needs root: so
+ * globals; one sent with { fresh: true } starts a new, empty namespace,
+ * which those after it share.  podrunner needs root: so
  * does the Bun program.  The library holds no privilege; podrunner
  * drops its own for everything that touches the untrusted code.
  *
- * The child dies with us: when this process ends, however it ends, the
- * child's standard input reaches end of file, which podrunner serve
- * takes as a stop (it ends the pod and cleans up).
+ * The child dies with us: it runs under setpriv --pdeathsig TERM (on
+ * which podrunner serve stops at once, ends the pod and cleans up), as
+ * libpodrunner's child does with PR_SET_PDEATHSIG; the end of file on
+ * its standard input when we end is a stop too, but one that lets the
+ * running submission finish, which an endless loop never does.
  *
  * libpodrunner (libpodrunner/, libpodrunner(3)) is the same for C.
  */
@@ -75,7 +78,8 @@ export interface SupervisorOptions {
   cpus?: number;
   /** Process limit (--pids). */
   pids?: number;
-  /** The pod's whole life, in ms (--timeout). */
+  /** Each submission's limit, in ms (--timeout): one that runs longer
+   *  has its pod killed (exit 124). */
   timeoutMs?: number;
   /** More options for podrunner serve ("--allow-read=/data", "-v"). */
   flags?: string[];
@@ -85,6 +89,8 @@ export interface SupervisorOptions {
   startTimeoutMs?: number;
   /** Each line podrunner writes on its standard error (default: ours). */
   onStderr?: (line: string) => void;
+  /** podrunner dies with this process (default true; needs setpriv). */
+  dieWithParent?: boolean;
 }
 
 export interface SupervisorEvent {
@@ -108,6 +114,7 @@ export interface ExecuteResult {
 }
 
 const INSTALLED = "/usr/local/bin/podrunner";
+const SETPRIV = "/usr/bin/setpriv";
 const TERM_GRACE_MS = 2000;
 
 /** The podrunner binary: the options', $PODRUNNER, the tree's, the
@@ -131,11 +138,9 @@ export class Supervisor {
   #status: number | null = null;
   #lastDiag = "";
   #readyWait?: { resolve: () => void; reject: (e: Error) => void };
-  #ends = new Map<number, (r: ExecuteResult) => void>();
+  #ends = new Map<number, { resolve: (r: ExecuteResult) => void; reject: (e: Error) => void }>();
   #results = new Map<number, ExecuteResult>();
   #finished?: Promise<number>;
-  #lastEnded = 0;
-  #drained?: () => void;
   #policySource = "defaults";
 
   constructor(options: SupervisorOptions = {}) {
@@ -198,6 +203,10 @@ export class Supervisor {
       this.#policySource = o.policyPath;
     }
     cmd.push(...(o.flags ?? []));
+    // PR_SET_PDEATHSIG, which Bun.spawn cannot set: setpriv sets it and
+    // executes podrunner (same pid).
+    if (o.dieWithParent !== false && existsSync(SETPRIV))
+      cmd.unshift(SETPRIV, "--pdeathsig", "TERM", "--");
 
     const ready = new Promise<void>((resolve, reject) => {
       this.#readyWait = { resolve, reject };
@@ -247,13 +256,13 @@ export class Supervisor {
 
   /**
    * Send code and resolve with what it printed and how it ended (after
-   * its exec_end); rejects if podrunner exits first.
+   * its exec_end); rejects if podrunner refuses it or exits first.
    */
   execute(code: string, opts: { fresh?: boolean } = {}): Promise<ExecuteResult> {
     const id = this.sendCode(code, opts);
     this.#results.set(id, { id, stdout: "", stderr: "", exitCode: -1, interrupted: false });
     return new Promise((resolve, reject) => {
-      this.#ends.set(id, resolve);
+      this.#ends.set(id, { resolve, reject });
       this.#finished?.then((status) => {
         if (this.#ends.delete(id))
           reject(new Error(`podrunner serve exited with status ${status} before submission ${id} ended${this.#diag()}`));
@@ -262,30 +271,16 @@ export class Supervisor {
   }
 
   /**
-   * Stop the worker and the pod, once the submissions already sent
-   * have ended (as in the seeds: sendCode(), then stop(), runs the
-   * code); resolves with podrunner's exit status (0 after a clean stop)
-   * once every event was delivered.  After timeoutMs, whatever is
-   * running, it is stopped, then killed (SIGTERM, then SIGKILL).
+   * Stop the worker and the pod; podrunner serve runs what was sent
+   * first (as in the seeds: sendCode(), then stop(), runs the code;
+   * interrupt() to hurry).  Resolves with podrunner's exit status (0
+   * after a clean stop) once every event was delivered.  After
+   * timeoutMs it is stopped at once (SIGTERM), then killed (SIGKILL).
    */
   async stop(timeoutMs = 30_000): Promise<number | null> {
     const proc = this.#proc;
     if (!proc || !this.#finished) return null;
     if (this.#status !== null) return this.#status;
-    const deadline = Date.now() + timeoutMs;
-    if (!this.#stopping && this.#lastEnded < this.#nextId) {
-      // exec_end comes for each, in order; or podrunner exits.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => (this.#drained = resolve)),
-        this.#finished,
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      this.#drained = undefined;
-      if (this.#status !== null) return this.#status;
-    }
-    timeoutMs = Math.max(deadline - Date.now(), 0);
     if (!this.#stopping) {
       this.#stopping = true;
       try {
@@ -391,10 +386,6 @@ export class Supervisor {
   }
 
   #track(ev: SupervisorEvent): void {
-    if (ev.type === "state" && ev.data?.worker === "exec_end" && typeof ev.id === "number") {
-      this.#lastEnded = Math.max(this.#lastEnded, ev.id);
-      if (this.#lastEnded >= this.#nextId) this.#drained?.();
-    }
     if (ev.type === "ready") {
       this.#ready = true;
       this.#readyWait?.resolve();
@@ -412,9 +403,15 @@ export class Supervisor {
       } else if (ev.type === "state" && ev.data?.worker === "exec_end") {
         r.exitCode = ev.data.exit_code;
         this.#results.delete(ev.id);
-        const resolve = this.#ends.get(ev.id);
+        const end = this.#ends.get(ev.id);
         this.#ends.delete(ev.id);
-        resolve?.(r);
+        end?.resolve(r);
+      } else if (ev.type === "error") {
+        // Refused (too large, stopping...): it will not run.
+        this.#results.delete(ev.id);
+        const end = this.#ends.get(ev.id);
+        this.#ends.delete(ev.id);
+        end?.reject(new Error(`submission ${ev.id} refused: ${ev.data}`));
       }
     }
   }
