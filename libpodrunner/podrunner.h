@@ -173,8 +173,8 @@ int			 podrunner_start(struct podrunner *pr, int timeout_ms);
 /*
  * Queue code (UTF-8) for the worker; *idp (if not NULL) gets the
  * submission's id, which its events carry.  fresh: run it in a new,
- * empty namespace.  Returns when the request is written, not when it
- * has run.
+ * empty namespace, which the next submissions then share.  Returns
+ * when the request is written, not when it has run.
  */
 int			 podrunner_send_code(struct podrunner *pr,
 			    const char *code, int fresh, int64_t *idp);

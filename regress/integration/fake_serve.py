@@ -74,10 +74,14 @@ def run(ns_holder, code, rid, fresh, interrupted):
         emit({"type": "error", "id": rid, "data": f"submission of "
               f"{len(code.encode())} bytes does not fit the data plane"})
         return
-    ns = {} if fresh else ns_holder
-    emit({"type": "state", "data": {"worker": "exec_start"}, "id": rid})
+    if fresh:
+        # As podrunner serve: a new namespace, kept for what follows.
+        ns_holder.clear()
+    ns = ns_holder
     code_exit = 0
     try:
+        emit({"type": "state", "data": {"worker": "exec_start"},
+              "id": rid})
         with contextlib.redirect_stdout(Output("stdout", rid)), \
                 contextlib.redirect_stderr(Output("stderr", rid)):
             exec(compile(code, "<submission>", "exec"), ns)

@@ -32,7 +32,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (PODRUNNER, ROOT, TIMEOUT, _can_run, _register,
-                      base_env, proc_stat, write_script)
+                      base_env, proc_pids, proc_session, proc_stat,
+                      write_script)
 
 EMBEDTEST = ROOT / "build" / "regress" / "embedtest"
 EMBED = ROOT / "build" / "example" / "embed"
@@ -110,6 +111,17 @@ class Run:
 SETTLE = "sleep 300\n"
 
 
+def register_session(sid):
+    """
+    Everything still in the session of a program we started is ours:
+    a podrunner it spawned that outlived it is a leftover, not a
+    podrunner of someone else's (which the fixture leaves alone).
+    """
+    for pid in proc_pids():
+        if proc_session(pid) == sid:
+            _register(pid)
+
+
 def esc(code):
     """A submission as one embedtest line (embedtest unescapes)."""
     return (code.replace("\\", "\\\\").replace("\n", "\\n")
@@ -134,6 +146,7 @@ def drive(script, args=(), env=None, timeout=TIMEOUT, real=True):
         pytest.fail(f"embedtest hung for {timeout}s\n" +
                     Run(cmd, None, out, err.decode("utf-8", "replace"))
                     .describe(), pytrace=False)
+    register_session(p.pid)
     return Run(cmd, p.returncode, out, err.decode("utf-8", "replace"))
 
 
@@ -184,12 +197,15 @@ def test_persistent_100_submissions():
 
 
 def test_globals_and_fresh():
-    r = drive("start\nsend x = 41\nsend x += 1\\nprint(x)\nwait\n"
-              "fresh print('x' in globals())\nwait\nstop\n")
-    ctx = r.describe()
-    check_clean_end(r)
-    assert r.output(2) == "42\n", ctx
-    assert r.output(3) == "False\n", ctx
+    """Globals kept; fresh: a new namespace, which the next ones share."""
+    for r in both("start\nsend x = 41\nsend x += 1\\nprint(x)\nwait\n"
+                  "fresh print('x' in globals())\\ny = 1\nwait\n"
+                  "send print('x' in globals(), y)\nwait\nstop\n"):
+        ctx = r.describe()
+        check_clean_end(r)
+        assert r.output(2) == "42\n", ctx
+        assert r.output(3) == "False\n", ctx
+        assert r.output(4) == "False 1\n", ctx
 
 
 def test_exception_then_recovery():
@@ -472,6 +488,7 @@ def test_embedder_killed():
     assert b"until 0\n" in seen, seen[-2000:]
     p.kill()
     p.wait()
+    register_session(p.pid)
     p.stdin.close()
     p.stdout.close()
 

@@ -25,6 +25,7 @@ import pytest
 
 from conftest import (PODRUNNER, ROOT, TIMEOUT, _can_run, _register,
                       base_env, write_script)
+from test_libpodrunner import register_session
 
 BUN = ROOT / "deps" / "bun" / "bin" / "bun"
 SUPERVISOR = ROOT / "example" / "supervisor.ts"
@@ -56,6 +57,7 @@ def bun(path, *args, env=None, timeout=TIMEOUT, cwd=ROOT, real=True):
         out, err = p.communicate()
         pytest.fail(f"bun {path} hung for {timeout}s\nstdout: {out[-3000:]!r}"
                     f"\nstderr: {err[-3000:]!r}", pytrace=False)
+    register_session(p.pid)
     return p.returncode, out.decode(), err.decode()
 
 
@@ -140,8 +142,9 @@ report.ids = [...new Set(events.filter((e) => e.type === "state" &&
 off();
 const before = seen;
 
-// A fresh namespace, then the old one again.
+// A fresh namespace, which the next submissions keep.
 report.fresh = (await s.execute("print('n' in globals())", { fresh: true })).stdout;
+report.fresh2 = (await s.execute("print('n' in globals())\\nn = 100")).stdout;
 
 // An exception, then recovery.
 const exc = await s.execute("raise ValueError('boom')");
@@ -159,6 +162,9 @@ await new Promise<void>((resolve) => {
     }
   });
 });
+// (An interrupt right after exec_start may be lost on main: the worker
+// sends exec_start before it takes SIGINT as an interrupt.)
+await Bun.sleep(300);
 s.interrupt();
 await new Promise<void>((resolve) => {
   const un = s.onEvent((e) => {
@@ -194,7 +200,7 @@ def check_session(rep, ctx):
     assert rep["count"] == "100\n", ctx
     assert rep["outputs"] == "".join(f"{i}\n" for i in range(1, 101)), ctx
     assert rep["ids"][:102] == list(range(1, 103)), ctx
-    assert rep["fresh"] == "False\n", ctx
+    assert rep["fresh"] == rep["fresh2"] == "False\n", ctx
     assert rep["exc"] == {"code": 1, "type": "ValueError", "tb": True}, ctx
     assert rep["after"] == "still 100\n", ctx
     assert rep["interrupted"] == 130, ctx
@@ -279,6 +285,29 @@ console.log("stop " + await s.stop());
     assert lines[3] == "stop 3", ctx
 
 
+def test_refused_submission():
+    """Code too large for the data plane: execute() rejects, with
+    podrunner's reason; the worker goes on."""
+    src = """
+const s = new Supervisor();
+await s.start();
+try {
+  await s.execute("s = '" + "a".repeat(1 << 20) + "'");
+} catch (e) {
+  console.log("rejected: " + (e as Error).message);
+}
+console.log((await s.execute("print('next')")).stdout.trim());
+console.log("stop " + await s.stop());
+"""
+    status, out, err = bun(ts(src))
+    ctx = f"status {status}\nstdout:\n{out}\nstderr:\n{err}"
+    assert status == 0, ctx
+    lines = out.splitlines()
+    assert lines[0].startswith("rejected: submission 1 refused: ") and \
+        "does not fit the data plane" in lines[0], ctx
+    assert lines[1:] == ["next", "stop 0"], ctx
+
+
 def test_active_policy_files(tmp_path):
     active = tmp_path / "active.json"
     meta = tmp_path / "meta.json"
@@ -341,5 +370,6 @@ await new Promise(() => {});
     assert line == b"running\n", line
     p.kill()
     p.wait()
+    register_session(p.pid)
     p.stdout.close()
     # The leftovers fixture waits for podrunner and the pod to go.
