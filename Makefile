@@ -355,6 +355,7 @@ $(BENCH_AUDIT_LOOP): $(call obj,regress/bench/bench_audit_loop.c)
 bench: all $(BENCHES) $(BENCH_HTTPD) $(BENCH_AUDIT_LOOP)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
+	$(PYTHON) regress/bench/bench_serve.py
 	$(PYTHON) regress/bench/bench_startup.py
 	$(PYTHON) regress/bench/bench_proxy.py $(BENCH_HTTPD)
 	$(PYTHON) regress/bench/bench_audit.py $(BENCH_AUDIT_LOOP)

@@ -82,6 +82,7 @@ static void	syslog_flush(void);
 static void	json_write(const char *, size_t);
 static void	json_flush(void);
 static void	pod_end(struct apod *);
+static void	syscalls_event(struct apod *);
 static void	net_event(uint32_t, const char *, size_t);
 static struct apod *pod_find(uint32_t);
 
@@ -255,6 +256,14 @@ auditd_dispatch_parent(struct imsg *imsg)
 		    imsg_get_len(imsg) != 0)
 			return -1;
 		pod_end(p);
+		return 0;
+	case IMSG_AUDIT_SYSCALLS:
+		/* The counts so far (a persistent pod's submission ended). */
+		if ((p = pod_find(id)) == NULL || p->ended ||
+		    imsg_get_len(imsg) != 0)
+			return -1;
+		drain();
+		syscalls_event(p);
 		return 0;
 	}
 	return -1;
@@ -450,16 +459,13 @@ json_flush(void)
  * "syscalls" event (counts by name) and DONE to the parent.
  */
 static void
-pod_end(struct apod *p)
+syscalls_event(struct apod *p)
 {
-	struct audit_done	 done;
 	json_t			*o, *c;
 	char			*text;
 	uint64_t		 lost;
 	int			 nr;
 
-	unknown_since = 0;
-	drain();
 	lost = counters != NULL ? counters->lost - p->lost0 : 0;
 	c = json_object();
 	for (nr = 0; nr < AUDIT_SYSCALLS_MAX; nr++)
@@ -475,6 +481,18 @@ pod_end(struct apod *p)
 	json_decref(o);
 	child_compose(IMSG_AUDIT_SYSCALLS, p->id, -1, text, strlen(text));
 	free(text);
+}
+
+static void
+pod_end(struct apod *p)
+{
+	struct audit_done	 done;
+	uint64_t		 lost;
+
+	unknown_since = 0;
+	drain();
+	syscalls_event(p);
+	lost = counters != NULL ? counters->lost - p->lost0 : 0;
 	memset(&done, 0, sizeof(done));
 	done.records = p->records;
 	done.lost = lost;

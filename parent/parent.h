@@ -87,6 +87,7 @@ void		 pod_stop(void);
 void		 pod_kill(void);
 void		 pod_interrupt(void);
 void		 pod_memory(void);
+int		 pod_syscalls(void);
 void		 pod_timer(int);
 void		 pod_pause(int);
 
@@ -97,6 +98,7 @@ void		 serve_init(void);
 void		 serve_configured(void);
 void		 serve_flush(void);
 int		 serve_signal(void);
+void		 serve_cut_off(void);
 void		 serve_policy_loaded(const char *, size_t);
 void		 serve_ready(void);
 int		 serve_pod_event(const char *, size_t);

@@ -318,6 +318,16 @@ pod_interrupt(void)
 		    &sig, sizeof(sig));
 }
 
+/* The audit's counts so far; 0 if there is no audit. */
+int
+pod_syscalls(void)
+{
+	if (!pod.audit_on || pod.audit_end_sent)
+		return 0;
+	return proc_compose(PROC_AUDITD, IMSG_AUDIT_SYSCALLS, POD_ID, -1,
+	    NULL, 0) == 0;
+}
+
 void
 pod_memory(void)
 {
@@ -563,6 +573,8 @@ pod_dispatch(struct imsg *imsg)
 		if (get_string(imsg, buf, sizeof(buf)) == -1)
 			return -1;
 		log_warnx("worker cut off: %s", buf);
+		if (pod.serve)
+			serve_cut_off();
 		return 0;
 	case IMSG_POD_EXIT:
 		if (imsg_get_data(imsg, &status, sizeof(status)) == -1 ||

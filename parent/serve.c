@@ -61,6 +61,7 @@ static struct {
 	STAILQ_HEAD(, pending)	 subs;		/* sent, exec_end to come */
 	size_t			 nsubs;
 	STAILQ_HEAD(, pending)	 mem;		/* memory asked for */
+	STAILQ_HEAD(, pending)	 sys;		/* syscall counts asked for */
 } sv;
 
 static void	serve_read(int, short, void *);
@@ -124,6 +125,7 @@ serve_init(void)
 
 	STAILQ_INIT(&sv.subs);
 	STAILQ_INIT(&sv.mem);
+	STAILQ_INIT(&sv.sys);
 	if ((sv.in = evbuffer_new()) == NULL ||
 	    (sv.out = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
@@ -489,6 +491,27 @@ stop_now(void)
 	evtimer_add(sv.stop_timer, &tv);
 }
 
+/*
+ * The relay cut the worker off: it can run no more submissions.  It
+ * exits by itself when it notices (70); if it does not, it is killed.
+ */
+void
+serve_cut_off(void)
+{
+	struct timeval	tv = { STOP_GRACE_MS / 1000,
+			    (STOP_GRACE_MS % 1000) * 1000 };
+
+	sv.stopping = 1;
+	if (sv.ev_in != NULL) {
+		event_free(sv.ev_in);
+		sv.ev_in = NULL;
+	}
+	if (sv.stop_timer == NULL && (sv.stop_timer = evtimer_new(
+	    parent_env.base, serve_kill, NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(sv.stop_timer, &tv);
+}
+
 /* SIGINT, SIGTERM, SIGHUP: a stop; the second one kills. */
 int
 serve_signal(void)
@@ -536,6 +559,7 @@ serve_pod_event(const char *text, size_t len)
 void
 serve_daemon_event(json_t *o)
 {
+	struct pending	*pd;
 	json_t		*ev, *data;
 	const char	*type = json_string_value(json_object_get(o, "type"));
 
@@ -545,6 +569,15 @@ serve_daemon_event(json_t *o)
 	data = json_deep_copy(o);
 	json_object_del(data, "type");
 	json_object_set_new(ev, "data", data);
+	/* The counts asked for after a submission, in order; the last,
+	 * at the pod's end, has no id. */
+	if (strcmp(type, "syscalls") == 0 &&
+	    (pd = STAILQ_FIRST(&sv.sys)) != NULL) {
+		STAILQ_REMOVE_HEAD(&sv.sys, entry);
+		if (pd->id != NULL)
+			json_object_set_new(ev, "id", pd->id);
+		free(pd);
+	}
 	emit(ev);
 }
 
@@ -563,6 +596,13 @@ serve_exec_end(void)
 		pod_timer(1);	/* the next one has its own time */
 	STAILQ_INSERT_TAIL(&sv.mem, pd, entry);
 	pod_memory();
+	if (pod_syscalls()) {
+		struct pending	*ps = xcalloc(1, sizeof(*ps));
+
+		if ((ps->id = pd->id) != NULL)
+			json_incref(ps->id);
+		STAILQ_INSERT_TAIL(&sv.sys, ps, entry);
+	}
 	if (sv.nsubs == 0 && sv.stopping)
 		stop_now();
 	return 0;

@@ -118,6 +118,7 @@ static struct {
 	size_t			 nsubs;
 	uint64_t		 next_seq;
 	struct event		*ev_retry;	/* the ring was full */
+	struct event		*ev_data;	/* a DATA note to send again */
 	unsigned char		 carry[3][4];	/* cut-off UTF-8, per stream */
 	size_t			 ncarry[3];
 } r;
@@ -982,8 +983,18 @@ static const int relay_syscalls[] = {
 };
 
 static void
+data_retry(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	send_ctl(CTL_DATA, 0);
+}
+
+static void
 send_ctl(unsigned char code, uint32_t id)
 {
+	struct timeval	tv = { 0, 10000 };
 	unsigned char	msg[5];
 
 	if (r.ctl_fd == -1)
@@ -993,9 +1004,23 @@ send_ctl(unsigned char code, uint32_t id)
 	msg[2] = (id >> 8) & 0xff;
 	msg[3] = (id >> 16) & 0xff;
 	msg[4] = (id >> 24) & 0xff;
-	if (send(r.ctl_fd, msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) == -1 &&
-	    errno != EPIPE && errno != ECONNRESET)
-		relay_cut_off("control socket: %s", strerror(errno));
+	if (send(r.ctl_fd, msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != -1 ||
+	    errno == EPIPE || errno == ECONNRESET)
+		return;
+	if (errno == EAGAIN && code == CTL_DATA) {
+		/*
+		 * The worker has not read what we sent (a busy persistent
+		 * worker, notes for many submissions): the note is sent
+		 * again soon, never lost.  An answer that does not fit is
+		 * a worker that does not read its answers: cut off.
+		 */
+		if (r.ev_data == NULL && (r.ev_data = evtimer_new(r.base,
+		    data_retry, NULL)) == NULL)
+			fatalx("evtimer_new");
+		evtimer_add(r.ev_data, &tv);
+		return;
+	}
+	relay_cut_off("control socket: %s", strerror(errno));
 }
 
 static void

@@ -150,11 +150,21 @@ def test_hello_and_events(serve):
     assert states(evs) == ["exec_start", "exec_end"]
     assert all(e.get("id") == 1 for e in evs), evs
     assert exec_end(evs) == 0
-    mem = s.wait(lambda e: e["type"] == "memory")[-1]
+    # After it, in either order: its memory use, and the audit's counts
+    # so far (the last counts come at the end, without an id).
+    after = {}
+    while len(after) < 2:
+        ev = s.next()
+        assert ev is not None and ev["type"] in ("memory", "syscalls"), ev
+        after[ev["type"]] = ev
+    mem, sc = after["memory"], after["syscalls"]
     assert mem["id"] == 1
     assert 0 < mem["data"]["current"] <= mem["data"]["limit"]
     assert mem["data"]["limit"] == 64 * 1024 * 1024
+    assert sc["id"] == 1 and sc["data"]["counts"]["openat"] > 0, sc
     rest, status = s.finish()
+    last = [e for e in rest if e["type"] == "syscalls"]
+    assert last and "id" not in last[-1], rest
     assert rest[-1] == {"type": "exit", "data": {"code": 0}}, rest
     assert status == 0, s.stderr
     # Every line is one JSON object; nothing else reaches stdout.
@@ -380,12 +390,12 @@ def test_timeout_is_per_submission(serve):
 def test_forged_frames_cut_the_worker_off(serve, forge, why):
     s = serve()
     code = "import podrunner_worker\n_w = podrunner_worker._worker\n" + \
-        forge + "\nimport time\ntime.sleep(5)"
+        forge + "\nimport time\ntime.sleep(0.2)"
     s.send_line({"op": "send", "code": code, "id": 1})
     rest, status = s.finish(stop=False)
     assert b"worker cut off" in s.stderr and why.encode() in s.stderr, \
         s.stderr
-    # The worker's rings and socket are gone: it exits 70 at once.
+    # Its socket is closed: the worker exits 70 when it next uses it.
     assert rest[-1] == {"type": "exit", "data": {"code": 70}}, rest
     assert status == 70
 
@@ -438,3 +448,38 @@ def test_flooding_worker_is_cut_off_and_others_go_on(serve, flood, why):
     assert status == 70, (status, rest[-3:])
     assert output(other.run("print(n)", "n")) == "29\n"
     other.finish()
+
+
+def test_many_submissions_then_a_traceback(serve):
+    """2000 submissions before the first exception: its traceback still
+    shows its line (the sources are kept, the last ones only)."""
+    s = serve()
+    for i in range(2000):
+        s.send_line({"op": "send", "code": f"v{i % 7} = {i}", "id": i})
+    s.wait(lambda e: e["type"] == "state" and e.get("id") == 1999 and
+           e["data"]["worker"] == "exec_end", timeout=120)
+    evs = s.run("assert v0 == 1995, 'kept'\nraise ValueError('late')", "x")
+    exc = [e for e in evs if e["type"] == "state" and
+           e["data"]["worker"] == "exception"][0]["data"]
+    assert exc["exc_type"] == "ValueError", exc
+    assert "raise ValueError('late')" in exc["traceback"], exc
+    s.finish()
+
+
+def test_cut_off_worker_that_goes_on_is_killed(serve):
+    """A worker that forges a frame and then never looks at its socket
+    again is killed 2 s after it is cut off, with the submissions queued
+    behind it dropped."""
+    s = serve()
+    code = ("import podrunner_worker\n"
+            "podrunner_worker._worker.send_frame({'type': 'state', "
+            "'seq': 99, 'worker': 'exec_end', 'exit_code': 0})\n"
+            "while True:\n    pass\n")
+    s.send_line({"op": "send", "code": code, "id": 1})
+    for i in range(2, 50):
+        s.send_line({"op": "send", "code": "pass", "id": i})
+    rest, status = s.finish(stop=False)
+    assert b"worker cut off" in s.stderr, s.stderr
+    assert b"did not stop within" in s.stderr, s.stderr
+    assert rest[-1] == {"type": "exit", "data": {"code": 137}}, rest[-3:]
+    assert status == 137

@@ -56,6 +56,12 @@ supervisor -> worker:
         the file at "path" is read.  This runtime runs one script and
         exits.
 
+    {"type": "exec", "seq": N, "code": "...", "fresh": false}
+
+        Instead of "run", for a persistent worker (podrunner serve): run
+        the code, then wait for the next "exec".  See "persistent
+        worker" near the end of this file, and podrunner(8).
+
 worker -> supervisor:
 
     {"type": "state", "worker": "exec_start"}
@@ -643,7 +649,9 @@ class _Worker:
                     return False
                 time.sleep(0.001)
             except OSError as e:
-                if not self.running:
+                # A persistent worker the supervisor cut off has nothing
+                # left to run submissions for.
+                if not self.running or self.persistent:
                     raise ProtocolError("control socket: %s" % e.strerror)
                 _warn("control socket: %s" % e.strerror)
                 return False
@@ -2006,6 +2014,7 @@ def _run(w, path, argv, source):
 
 _interrupt_pending = False
 _RUNTIME_GLOBALS = globals()
+KEEP_SOURCES = 256
 
 
 def _submission_frame(frame):
@@ -2130,6 +2139,9 @@ def _serve(w, obj):
     if not sys.flags.safe_path and sys.path:
         sys.path[0] = ""
     _ring_stdio(w)
+    # Now, before the hooks: tracebacks show the submissions' lines from
+    # its cache (_register_source), the last KEEP_SOURCES of them.
+    import linecache
     hooks = False
     while True:
         if obj is None:
@@ -2146,6 +2158,7 @@ def _serve(w, obj):
         name = "<submission %d>" % seq
         source = code.encode("utf-8", "surrogatepass")
         _register_source(name, source)
+        linecache.cache.pop("<submission %d>" % (seq - KEEP_SOURCES), None)
         w.send_frame({"type": "state", "seq": seq, "worker": "exec_start"})
         if not hooks:
             _install_hooks(w)
