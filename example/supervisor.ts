@@ -141,6 +141,7 @@ export class Supervisor {
   #ends = new Map<number, { resolve: (r: ExecuteResult) => void; reject: (e: Error) => void }>();
   #results = new Map<number, ExecuteResult>();
   #finished?: Promise<number>;
+  #started = 0;
   #policySource = "defaults";
 
   constructor(options: SupervisorOptions = {}) {
@@ -386,6 +387,8 @@ export class Supervisor {
   }
 
   #track(ev: SupervisorEvent): void {
+    if (ev.type === "state" && ev.data?.worker === "exec_start" && typeof ev.id === "number")
+      this.#started = Math.max(this.#started, ev.id);
     if (ev.type === "ready") {
       this.#ready = true;
       this.#readyWait?.resolve();
@@ -406,8 +409,9 @@ export class Supervisor {
         const end = this.#ends.get(ev.id);
         this.#ends.delete(ev.id);
         end?.resolve(r);
-      } else if (ev.type === "error") {
-        // Refused (too large, stopping...): it will not run.
+      } else if (ev.type === "error" && ev.id > this.#started) {
+        // Refused (too large, stopping...): it will not run.  (One that
+        // has started may report an error; its exec_end still comes.)
         this.#results.delete(ev.id);
         const end = this.#ends.get(ev.id);
         this.#ends.delete(ev.id);

@@ -110,6 +110,7 @@ struct podrunner {
 	 * results (ends come in order, but a refusal may come at once).
 	 */
 	int64_t			 done_id;
+	int64_t			 started_id;	/* last exec_start's id */
 	struct result {
 		int64_t		 id;
 		int		 code;		/* exit code, or -1 */
@@ -1119,12 +1120,22 @@ track(struct podrunner *pr, const struct podrunner_event *ev)
 		pr->exit_code = ev->exit_code;
 		break;
 	case PODRUNNER_EVENT_STATE:
+		if (ev->state == PODRUNNER_STATE_EXEC_START &&
+		    ev->id > pr->started_id)
+			pr->started_id = ev->id;
 		if (ev->state == PODRUNNER_STATE_EXEC_END)
 			ended(pr, ev->id, ev->exit_code, NULL);
 		break;
 	case PODRUNNER_EVENT_ERROR:
-		/* A submission refused (too large, stopping...): its end. */
-		ended(pr, ev->id, -1, ev->data != NULL ? ev->data : "refused");
+		/*
+		 * About a submission that has not started (they start in
+		 * order): refused (too large, stopping...), its end.  One
+		 * that has started may report an error (a frame of its
+		 * worker's); its exec_end still comes.
+		 */
+		if (ev->id > pr->started_id)
+			ended(pr, ev->id, -1, ev->data != NULL ? ev->data :
+			    "refused");
 		break;
 	default:
 		break;

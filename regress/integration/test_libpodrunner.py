@@ -225,6 +225,26 @@ def test_exception_then_recovery():
     assert r.exit_code(3) == 0, ctx
 
 
+def test_error_of_a_running_submission_is_not_its_end():
+    """
+    An error event with the id of a submission that has started (a
+    frame of the worker's) is not a refusal: the wait goes on to its
+    exec_end.
+    """
+    code = esc("import sys, time, podrunner_worker\n"
+               "seq = int(sys._getframe().f_code.co_filename.split()[1][:-1])\n"
+               "podrunner_worker._worker.send_frame({'type': 'error', "
+               "'seq': seq, 'data': 'from the worker'})\n"
+               "time.sleep(0.2)\nprint('went on')")
+    r = drive(f"start\nsend {code}\nwait\nstop\n")
+    ctx = r.describe()
+    check_clean_end(r)
+    assert r.result("wait") == "0 exit 0", ctx
+    assert {"type": "error", "id": 1, "data": "from the worker"} in \
+        r.events, ctx
+    assert r.output(1) == "went on\n", ctx
+
+
 def test_sys_exit_keeps_the_worker():
     r = drive("start\nsend import sys\\nprint('a')\\nsys.exit(3)\nwait\n"
               "send print('b')\nwait\nstop\n")
