@@ -909,12 +909,15 @@ podrunner_send_code(struct podrunner *pr, const char *code, int fresh,
 		(void)pthread_mutex_unlock(&pr->wlock);
 		return rv;
 	}
-	if ((rv = write_request(pr, line, len)) == PODRUNNER_OK) {
-		pr->next_id = id;
-		__atomic_store_n(&pr->last_id, id, __ATOMIC_RELEASE);
-		if (idp != NULL)
-			*idp = id;
-	}
+	/*
+	 * Taken before the write: another thread may read the
+	 * submission's end before write() has returned here.  A failed
+	 * write burns the id (serve is gone or stopping).
+	 */
+	pr->next_id = id;
+	__atomic_store_n(&pr->last_id, id, __ATOMIC_RELEASE);
+	if ((rv = write_request(pr, line, len)) == PODRUNNER_OK && idp != NULL)
+		*idp = id;
 	(void)pthread_mutex_unlock(&pr->wlock);
 	free(line);
 	return rv;
