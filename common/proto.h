@@ -83,11 +83,12 @@ enum imsg_type {
 	 *	{"code": "...", "fresh": bool, "id": <any, optional>};
 	 *	the relay numbers it and queues an "exec" frame.
 	 * STOP: parent -> relay: tell the worker to exit (CTL_STOP).
-	 * EXEC_END: relay -> parent: a submission ended (its events, in
-	 *	the serve shape, went before as IMSG_POD_EVENT).
+	 * EXEC_START, EXEC_END: relay -> parent: a submission started,
+	 *	ended (its events, in the serve shape, go as IMSG_POD_EVENT).
 	 */
 	IMSG_POD_SEND,
 	IMSG_POD_STOP,
+	IMSG_POD_EXEC_START,
 	IMSG_POD_EXEC_END,
 
 	/* IMSG_POLICY_*: parent -> policyd. */

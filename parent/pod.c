@@ -547,6 +547,10 @@ pod_dispatch(struct imsg *imsg)
 		if (pod.serve)
 			serve_ready();
 		return 0;
+	case IMSG_POD_EXEC_START:
+		if (!pod.serve || imsg_get_len(imsg) != 0)
+			return -1;
+		return serve_exec_start();
 	case IMSG_POD_EXEC_END:
 		if (!pod.serve || imsg_get_len(imsg) != 0)
 			return -1;

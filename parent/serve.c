@@ -54,6 +54,8 @@ static struct {
 	int			 start_wanted;	/* before the daemons were up */
 	int			 started;	/* the pod was started */
 	int			 stopping;
+	int			 running;	/* the first submission started */
+	int			 interrupt;	/* for it, once it starts */
 	int			 stop_deferred;	/* stop before the pod started */
 	struct event		*stop_timer;
 	char			*policy;	/* policyd's normalised policy */
@@ -378,9 +380,13 @@ serve_line(const char *line, size_t len)
 	else if (strcmp(op, "send") == 0)
 		serve_send(req, id);
 	else if (strcmp(op, "interrupt") == 0) {
-		/* Only a running submission is interrupted. */
-		if (sv.started && !sv.stopping && sv.nsubs > 0)
-			pod_interrupt();
+		/* The running submission, or the next when it starts. */
+		if ((sv.started || sv.start_wanted) && sv.nsubs > 0) {
+			if (sv.running)
+				pod_interrupt();
+			else
+				sv.interrupt = 1;
+		}
 	} else if (strcmp(op, "stop") == 0)
 		serve_stop();
 	else
@@ -581,6 +587,19 @@ serve_daemon_event(json_t *o)
 	emit(ev);
 }
 
+int
+serve_exec_start(void)
+{
+	if (sv.running || STAILQ_FIRST(&sv.subs) == NULL)
+		return -1;
+	sv.running = 1;
+	if (sv.interrupt) {
+		sv.interrupt = 0;
+		pod_interrupt();
+	}
+	return 0;
+}
+
 /* A submission ended: its memory use is asked for. */
 int
 serve_exec_end(void)
@@ -589,6 +608,8 @@ serve_exec_end(void)
 
 	if ((pd = STAILQ_FIRST(&sv.subs)) == NULL)
 		return -1;
+	sv.running = 0;
+	sv.interrupt = 0;
 	STAILQ_REMOVE_HEAD(&sv.subs, entry);
 	if (--sv.nsubs == 0)
 		pod_timer(0);

@@ -1372,6 +1372,9 @@ worker_frame(json_t *doc)
 		relay_cut_off("exec_end without an exit_code");
 		return;
 	}
+	if (!s->started)
+		imsgev_compose(&r.parent, IMSG_POD_EXEC_START, 0, 0, -1, NULL,
+		    0);
 	s->started = 1;
 	data = json_deep_copy(doc);
 	json_object_del(data, "type");

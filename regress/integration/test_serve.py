@@ -483,3 +483,17 @@ def test_cut_off_worker_that_goes_on_is_killed(serve):
     assert b"did not stop within" in s.stderr, s.stderr
     assert rest[-1] == {"type": "exit", "data": {"code": 137}}, rest[-3:]
     assert status == 137
+
+
+def test_interrupt_right_after_send(serve):
+    """An interrupt written right behind its send, before the code
+    starts: it is for that submission, delivered when it starts."""
+    s = serve()
+    for i in range(5):
+        s.send_line({"op": "send", "code": "while True: pass", "id": i})
+        s.send_line({"op": "interrupt"})
+        evs = s.wait(lambda e: e["type"] == "state" and e["id"] == i and
+                     e["data"]["worker"] == "exec_end")
+        assert exec_end(evs) == 130, evs
+    assert output(s.run("print('next')", "n")) == "next\n"
+    s.finish()

@@ -2013,6 +2013,7 @@ def _run(w, path, argv, source):
 # not the worker.
 
 _interrupt_pending = False
+_submitting = False     # from exec_start to exec_end
 _RUNTIME_GLOBALS = globals()
 KEEP_SOURCES = 256
 
@@ -2034,8 +2035,9 @@ def _on_sigint(signum, frame):
     where = _submission_frame(frame)
     if where:
         raise KeyboardInterrupt
-    if where is False:
-        # In the runtime on the code's behalf: when it returns there.
+    if where is False or _submitting:
+        # In the runtime on the code's behalf, or before the code runs:
+        # when it does.
         _interrupt_pending = True
 
 
@@ -2048,6 +2050,8 @@ def _deliver_interrupt():
 
 def _exec_code(code, namespace):
     # Its frame marks "running a submission" for _on_sigint.
+    if _interrupt_pending:
+        _deliver_interrupt()
     exec(code, namespace)
 
 
@@ -2131,7 +2135,7 @@ def _parse_exec(obj):
 
 def _serve(w, obj):
     """Run "exec" frames until STOP (or the control socket closes)."""
-    global _interrupt_pending
+    global _interrupt_pending, _submitting
     w.persistent = True
     w.running = True
     main = _new_main()
@@ -2159,12 +2163,13 @@ def _serve(w, obj):
         source = code.encode("utf-8", "surrogatepass")
         _register_source(name, source)
         linecache.cache.pop("<submission %d>" % (seq - KEEP_SOURCES), None)
+        _interrupt_pending = False
+        _signal.signal(_signal.SIGINT, _on_sigint)
+        _submitting = True
         w.send_frame({"type": "state", "seq": seq, "worker": "exec_start"})
         if not hooks:
             _install_hooks(w)
             hooks = True
-        _interrupt_pending = False
-        _signal.signal(_signal.SIGINT, _on_sigint)
         status, event, interrupted = 0, None, False
         try:
             _exec_code(compile(source, name, "exec", dont_inherit=True),
@@ -2176,6 +2181,7 @@ def _serve(w, obj):
             status = 128 + _signal.SIGINT
         except BaseException as e:
             event, status = e, 1
+        _submitting = False
         _interrupt_pending = False
         _flush_stdio()
         if interrupted:
