@@ -105,10 +105,6 @@ class Run:
         return ends[0]["exit_code"]
 
 
-# An interrupt that comes right after exec_start may be lost: the
-# worker sends exec_start before it takes SIGINT as an interrupt (on
-# main; test_serve.py waits as long).
-SETTLE = "sleep 300\n"
 
 
 def register_session(sid):
@@ -257,7 +253,7 @@ def test_sys_exit_keeps_the_worker():
 def test_interrupt_busy_loop():
     """`while True: pass` interrupted; the worker goes on."""
     r = drive("start\nsend n = 5\nsend while True: pass\n"
-              f"until exec_start\n{SETTLE}interrupt\nwait\n"
+              "until exec_start\ninterrupt\nwait\n"
               "send print(n)\nwait\nstop\n")
     ctx = r.describe()
     check_clean_end(r)
@@ -267,6 +263,16 @@ def test_interrupt_busy_loop():
     assert r.exit_code(2) == 130, ctx
     assert r.all("wait")[0] == "0 exit 130", ctx
     assert r.output(3) == "5\n", ctx
+
+
+def test_interrupt_right_after_send():
+    """Before its code runs: kept for it, as serve on main does."""
+    r = drive("start\nsend while True: pass\ninterrupt\nwait\n"
+              "send print('on')\nwait\nstop\n")
+    ctx = r.describe()
+    check_clean_end(r)
+    assert r.all("wait") == ["0 exit 130", "0 exit 0"], ctx
+    assert r.output(2) == "on\n", ctx
 
 
 def test_interrupt_from_another_thread():
@@ -454,7 +460,7 @@ def test_stop_runs_what_was_sent():
 
 def test_interrupt_then_stop():
     r = drive("start\nsend while True: pass\nuntil exec_start\n"
-              f"{SETTLE}interrupt\nstop\n")
+              "interrupt\nstop\n")
     ctx = r.describe()
     check_clean_end(r)
     assert r.exit_code(1) == 130, ctx

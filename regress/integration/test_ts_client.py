@@ -162,9 +162,7 @@ await new Promise<void>((resolve) => {
     }
   });
 });
-// (An interrupt right after exec_start may be lost on main: the worker
-// sends exec_start before it takes SIGINT as an interrupt.)
-await Bun.sleep(300);
+// At once: an interrupt that comes before the code runs is kept for it.
 s.interrupt();
 await new Promise<void>((resolve) => {
   const un = s.onEvent((e) => {
