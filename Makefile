@@ -79,6 +79,17 @@ PODRUNNER_OBJS	:= $(call obj,$(PODRUNNER_SRCS))
 
 CWORKER		:= build/example/cworker
 
+# libpodrunner, the C library for embedders (libpodrunner/): podrunner
+# serve as a child process.  Like libpodshm, never sanitized (what
+# links it may not be).  EMBED is its example, EMBEDTEST the program
+# test_libpodrunner.py drives; both built as a third party builds them.
+PODRUNNER_LIB_SONAME := libpodrunner.so.1
+PODRUNNER_LIB	:= build/lib/$(PODRUNNER_LIB_SONAME)
+PODRUNNER_LIB_OBJS := build/pic/libpodrunner/libpodrunner.o \
+		   build/pic/libpodrunner/prevent.o
+EMBED		:= build/example/embed
+EMBEDTEST	:= build/regress/embedtest
+
 PODSHM_SONAME	:= libpodshm.so.1
 # The shared library is built without sanitizers: python3 and bun load it.
 PODSHM_SO	:= build/lib/$(PODSHM_SONAME)
@@ -99,14 +110,17 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_podlandlock \
 		   $(B)/regress/unit/test_podcgroup \
 		   $(B)/regress/unit/test_auditd \
-		   $(B)/regress/unit/test_http
+		   $(B)/regress/unit/test_http \
+		   $(B)/regress/unit/test_prevent
 
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
 	bench fuzz
 
 all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc \
 	build/python/podrunner_worker.pyc $(BUN_STAMP) build/bun/podrunner_worker.js \
-	build/podshm-uninstalled.pc $(CWORKER)
+	build/podshm-uninstalled.pc $(CWORKER) \
+	$(PODRUNNER_LIB) build/lib/libpodrunner.so build/podrunner.pc \
+	build/podrunner-uninstalled.pc $(EMBED) $(EMBEDTEST)
 
 # The Python runtime, compiled once: a pod's copy has no __pycache__.
 build/python/podrunner_worker.pyc: worker/python/podrunner_worker.py
@@ -199,6 +213,55 @@ $(CWORKER): example/cworker.c build/podshm-uninstalled.pc $(PODSHM_SO) \
 	    -o $@ $< $$(PKG_CONFIG_PATH=build $(PKG_CONFIG) --cflags --libs \
 	    podshm) -Wl,-rpath,'$$ORIGIN/../lib'
 
+# --- libpodrunner ---------------------------------------------------------
+# Only the symbols of podrunner.h are exported (libpodrunner.map, version
+# PODRUNNER_1); jansson is linked in the library, pthread for the locks.
+# The default binary is the installed one.
+build/pic/libpodrunner/%.o: libpodrunner/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC(pic) $<")
+	$(Q)$(CC) -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	    $(CFLAGS) -fPIC -pthread -D_GNU_SOURCE -Ilibpodrunner \
+	    $$($(PKG_CONFIG) --cflags jansson) \
+	    -DPODRUNNER_PATH='"$(BINDIR)/podrunner"' -MMD -MP -c -o $@ $<
+
+$(PODRUNNER_LIB): $(PODRUNNER_LIB_OBJS) libpodrunner/libpodrunner.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(PODRUNNER_LIB_SONAME) \
+	    -Wl,--version-script=libpodrunner/libpodrunner.map \
+	    -Wl,-z,relro,-z,now -Wl,--no-undefined -pthread \
+	    -o $@ $(PODRUNNER_LIB_OBJS) $$($(PKG_CONFIG) --libs jansson)
+
+build/lib/libpodrunner.so: $(PODRUNNER_LIB)
+	ln -sf $(PODRUNNER_LIB_SONAME) $@
+
+build/podrunner.pc: libpodrunner/podrunner.pc.in FORCE
+	@mkdir -p $(dir $@)
+	$(Q)$(PC_SED) $< > $@
+
+# As for podshm: PKG_CONFIG_PATH=build finds the tree's header and library.
+build/podrunner-uninstalled.pc: libpodrunner/podrunner.pc.in FORCE
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(CURDIR)/build/lib|g' \
+	    -e 's|@INCLUDEDIR@|$(CURDIR)/libpodrunner|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+# Programs that link libpodrunner, through pkg-config; the rpath finds
+# build/lib.
+$(EMBED) $(EMBEDTEST): build/podrunner-uninstalled.pc $(PODRUNNER_LIB) \
+	    build/lib/libpodrunner.so
+$(EMBED): example/embed.c
+$(EMBEDTEST): regress/integration/embedtest.c
+$(EMBED) $(EMBEDTEST):
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $(filter %.c,$^)")
+	$(Q)$(CC) -std=gnu11 $(WARN) -fstack-protector-strong \
+	    -D_FORTIFY_SOURCE=2 $(CFLAGS) -fPIE -pie -pthread \
+	    -Wl,-z,relro,-z,now -o $@ $(filter %.c,$^) \
+	    $$(PKG_CONFIG_PATH=build $(PKG_CONFIG) --cflags --libs podrunner) \
+	    -Wl,-rpath,'$$ORIGIN/../lib'
+
 # --- the eBPF audit's programs (auditd/podaudit.bpf.c) ---------------------
 # vmlinux.h comes from the BTF of the kernel we build on (bpftool btf dump
 # file /sys/kernel/btf/vmlinux format c, into build/auditd/); the program
@@ -259,6 +322,10 @@ $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_O
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt
 $(B)/regress/unit/test_http: $(call obj,regress/unit/test_http.c proxy/http.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+$(call obj,regress/unit/test_prevent.c libpodrunner/prevent.c): \
+	ALL_CFLAGS += -Ilibpodrunner
+$(B)/regress/unit/test_prevent: $(call obj,regress/unit/test_prevent.c libpodrunner/prevent.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 check: all $(UNIT_TESTS) lint
 	@$(MAKE) --no-print-directory check-unit
@@ -331,7 +398,8 @@ fuzz: $(FUZZERS)
 	done
 
 lint:
-	mandoc -Tlint -Wwarning parent/podrunner.1 policyd/podrunner.policy.5 parent/podrunner.8
+	mandoc -Tlint -Wwarning parent/podrunner.1 policyd/podrunner.policy.5 \
+	    parent/podrunner.8 libpodrunner/libpodrunner.3
 
 # --- set-up ----------------------------------------------------------------
 # rsyslog: the audit's tests start an rsyslogd of their own (its service
@@ -365,14 +433,19 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(LIBEXECDIR)/python $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/podrunner $(DESTDIR)$(BINDIR)/podrunner
 	install -m 0755 $(PODSHM_SO) $(DESTDIR)$(LIBDIR)/$(PODSHM_SONAME)
 	ln -sf $(PODSHM_SONAME) $(DESTDIR)$(LIBDIR)/libpodshm.so
 	install -m 0644 worker/libpodshm/podshm.h $(DESTDIR)$(INCLUDEDIR)/podshm.h
 	$(PC_SED) worker/libpodshm/podshm.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/podshm.pc
+	install -m 0755 $(PODRUNNER_LIB) $(DESTDIR)$(LIBDIR)/$(PODRUNNER_LIB_SONAME)
+	ln -sf $(PODRUNNER_LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpodrunner.so
+	install -m 0644 libpodrunner/podrunner.h $(DESTDIR)$(INCLUDEDIR)/podrunner.h
+	$(PC_SED) libpodrunner/podrunner.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/podrunner.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/podrunner.pc
 	install -m 0644 worker/python/podrunner_worker.py \
 	    $(DESTDIR)$(LIBEXECDIR)/python/podrunner_worker.py
 	install -m 0644 build/python/podrunner_worker.pyc \
@@ -383,6 +456,7 @@ install: all
 	    $(DESTDIR)$(LIBEXECDIR)/bun/podrunner_worker.js
 	install -m 0644 etc/*.json $(DESTDIR)$(SYSCONFDIR)/
 	install -m 0644 parent/podrunner.1 $(DESTDIR)$(MANDIR)/man1/podrunner.1
+	install -m 0644 libpodrunner/libpodrunner.3 $(DESTDIR)$(MANDIR)/man3/libpodrunner.3
 	install -m 0644 policyd/podrunner.policy.5 $(DESTDIR)$(MANDIR)/man5/podrunner.policy.5
 	install -m 0644 parent/podrunner.8 $(DESTDIR)$(MANDIR)/man8/podrunner.8
 
