@@ -367,16 +367,20 @@ def _json_default(o):
                     f"is not JSON serializable")
 
 
+# (markers, default, encoder, indent, key_separator, item_separator,
+# sort_keys, skipkeys, allow_nan).  No markers (check_circular): the
+# runtime's frames hold no cycles, and without them one encoder is
+# stateless and serves every call and thread.
+_json_encode = _json.make_encoder(None, _json_default,
+                                  _json.encode_basestring_ascii, None,
+                                  ":", ",", False, False, True)
+
+
 def _json_dumps(obj):
     """json.dumps(obj, separators=(",", ":")): ASCII, NaN allowed."""
     if isinstance(obj, str):
         return _json.encode_basestring_ascii(obj)
-    # (markers, default, encoder, indent, key_separator, item_separator,
-    # sort_keys, skipkeys, allow_nan); markers: check_circular.
-    encode = _json.make_encoder({}, _json_default,
-                                _json.encode_basestring_ascii, None,
-                                ":", ",", False, False, True)
-    return "".join(encode(obj, 0))
+    return "".join(_json_encode(obj, 0))
 
 
 _json_scan = _json.make_scanner(types.SimpleNamespace(
@@ -2160,11 +2164,15 @@ def _serve(w, obj):
         if fresh:
             main = _new_main()
         name = "<submission %d>" % seq
-        source = code.encode("utf-8", "surrogatepass")
-        _register_source(name, source)
+        # Tracebacks show its lines from linecache's cache.
+        lines = code.splitlines(True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        linecache.cache[name] = (len(code), None, lines, name)
         linecache.cache.pop("<submission %d>" % (seq - KEEP_SOURCES), None)
         _interrupt_pending = False
-        _signal.signal(_signal.SIGINT, _on_sigint)
+        if _signal.getsignal(_signal.SIGINT) is not _on_sigint:
+            _signal.signal(_signal.SIGINT, _on_sigint)
         _submitting = True
         w.send_frame({"type": "state", "seq": seq, "worker": "exec_start"})
         if not hooks:
@@ -2172,7 +2180,7 @@ def _serve(w, obj):
             hooks = True
         status, event, interrupted = 0, None, False
         try:
-            _exec_code(compile(source, name, "exec", dont_inherit=True),
+            _exec_code(compile(code, name, "exec", dont_inherit=True),
                        main.__dict__)
         except SystemExit as e:
             status = _exit_code(e.code)
