@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1203,24 +1204,55 @@ pod_cgroup_attach(struct pod_cgroup *p, pid_t pid)
  * report and the release of pod init.  A short-lived child moves itself
  * to the cgroup it is already in (a migration that changes nothing but
  * takes the lock) when the sandbox process starts, so the grace period
- * elapses while the parent is still configuring and the pod's own
- * attach finds the lock warm.  Best effort: a failure costs only time.
+ * elapses while the parent is still configuring, and again every
+ * millisecond (the lock goes cold one grace period after its last
+ * writer) until the pod's own attach, which then finds it warm: until
+ * *stopfd, the write end of a pipe, is closed (pod_cgroup_warm_stop),
+ * the sandbox process dies, or WARM_MAX_MS have passed.  Best effort: a
+ * failure costs only time.
  */
-pid_t
-pod_cgroup_warm(void)
-{
-	pid_t	pid;
+#define WARM_MAX_MS	500
 
-	if (cg.track == -1)
+pid_t
+pod_cgroup_warm(int *stopfd)
+{
+	struct pollfd	pfd;
+	pid_t		pid, parent = getpid();
+	int		p[2], i;
+
+	*stopfd = -1;
+	if (cg.track == -1 || pipe2(p, O_CLOEXEC) == -1)
 		return -1;
 	switch (pid = fork()) {
 	case -1:
+		close(p[0]);
+		close(p[1]);
 		return -1;
 	case 0:
-		_exit(cg_write(cg.h[cg.track].basefd, "cgroup.procs", "0") ==
-		    0 ? 0 : 1);
+		close(p[1]);
+		pfd.fd = p[0];
+		pfd.events = POLLIN;
+		for (i = 0; i < WARM_MAX_MS; i++) {
+			if (cg_write(cg.h[cg.track].basefd, "cgroup.procs",
+			    "0") == -1)
+				_exit(1);
+			if (poll(&pfd, 1, 1) != 0 || getppid() != parent)
+				_exit(0);
+		}
+		_exit(0);
 	}
+	close(p[0]);
+	*stopfd = p[1];
 	return pid;
+}
+
+void
+pod_cgroup_warm_stop(int *stopfd)
+{
+	if (*stopfd != -1) {
+		close(*stopfd);
+		*stopfd = -1;
+	}
 }
 
 uint64_t

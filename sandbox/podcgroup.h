@@ -155,7 +155,8 @@ const char	*pod_cgroup_why(unsigned int);
 struct pod_cgroup *pod_cgroup_create(const char *, const struct pod_limits *,
 		    char *, size_t);
 int		 pod_cgroup_attach(struct pod_cgroup *, pid_t);
-pid_t		 pod_cgroup_warm(void);
+pid_t		 pod_cgroup_warm(int *);
+void		 pod_cgroup_warm_stop(int *);
 uint64_t	 pod_cgroup_id(const struct pod_cgroup *);	/* 0: no v2 */
 /* The v2 pod directory (O_CLOEXEC; do not close), -1 without v2. */
 int		 pod_cgroup_fd(const struct pod_cgroup *);

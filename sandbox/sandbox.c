@@ -54,6 +54,9 @@ struct pod {
 	uint64_t		 audit_cgid;	/* in the audit's map, or 0 */
 };
 
+/* The write end of pod_cgroup_warm()'s pipe: closed, it stops. */
+static int	warm_stop = -1;
+
 static int	sandbox_dispatch_parent(struct imsg *);
 static int	sandbox_config_done(char *, size_t);
 static void	sandbox_spawn(struct imsg *);
@@ -145,7 +148,7 @@ sandbox_main(void)
 	/* The cgroup hierarchies, opened before the chroot. */
 	if (pod_cgroup_init(cgroup_error, sizeof(cgroup_error)) == 0) {
 		cgroup_error[0] = '\0';
-		(void)pod_cgroup_warm();
+		(void)pod_cgroup_warm(&warm_stop);
 		(void)pod_cgroup_gc();
 	} else if (cgroup_error[0] == '\0')
 		(void)snprintf(cgroup_error, sizeof(cgroup_error),
@@ -472,14 +475,17 @@ sandbox_relay_handler(int fd, short events, void *arg)
 			return;
 		}
 		imsg_free(&imsg);
-		/* Pod init goes into its cgroup before it may start. */
+		/* Pod init goes into its cgroup before it may start; after
+		 * it, the lock needs no more warming. */
 		if (p->refused || (p->cg != NULL &&
 		    pod_cgroup_attach(p->cg, (pid_t)pid) == -1)) {
+			pod_cgroup_warm_stop(&warm_stop);
 			log_warn("pod %s: cgroup attach", p->podid);
 			(void)kill(p->relay_pid, SIGKILL);
 			imsgev_clear(&p->relay);
 			return;
 		}
+		pod_cgroup_warm_stop(&warm_stop);
 		/* Released when the audit's loader has reported. */
 		if (audit.state == AUDIT_PENDING && p->cg != NULL)
 			p->go_pid = (pid_t)pid;

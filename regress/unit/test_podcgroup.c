@@ -1022,7 +1022,7 @@ test_warm(void **state)
 {
 	char	before[4096], after[4096];
 	pid_t	pid;
-	int	fd, status;
+	int	fd, status, stop;
 	ssize_t	n;
 
 	(void)state;
@@ -1032,8 +1032,13 @@ test_warm(void **state)
 	assert_true(n > 0);
 	before[n] = '\0';
 	close(fd);
-	pid = pod_cgroup_warm();
-	assert_true(pid > 0);
+	pid = pod_cgroup_warm(&stop);
+	assert_true(pid > 0 && stop != -1);
+	/* It keeps warming until told to stop, then exits 0. */
+	usleep(20000);
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	pod_cgroup_warm_stop(&stop);
+	assert_int_equal(stop, -1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	fd = open("/proc/self/cgroup", O_RDONLY);
