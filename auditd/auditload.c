@@ -449,42 +449,47 @@ audit_pods_map(int fd)
 	return m;
 }
 
+/* A pod's slot: the id's low bits, or one of the few after (pod_of). */
+static uint32_t
+pod_slot(uint64_t cgid, uint32_t i)
+{
+	return (uint32_t)(cgid + i) & (AUDIT_POD_SLOTS - 1);
+}
+
 /* The id last: a slot the programs see is complete. */
 int
 audit_pod_add(struct audit_pods *ap, uint64_t cgid, uint32_t num)
 {
-	uint32_t	i;
+	uint32_t	i, s = 0;
 
 	if (cgid == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (i = 0; i < AUDIT_POD_SLOTS; i++)
-		if (__atomic_load_n(&ap->cgid[i], __ATOMIC_RELAXED) == 0)
+	for (i = 0; i < AUDIT_POD_PROBES; i++) {
+		s = pod_slot(cgid, i);
+		if (__atomic_load_n(&ap->cgid[s], __ATOMIC_RELAXED) == 0)
 			break;
-	if (i == AUDIT_POD_SLOTS) {
+	}
+	if (i == AUDIT_POD_PROBES) {
 		errno = ENOSPC;
 		return -1;
 	}
-	ap->num[i] = num;
-	__atomic_store_n(&ap->cgid[i], cgid, __ATOMIC_RELEASE);
-	if (ap->nslots < i + 1)
-		__atomic_store_n(&ap->nslots, i + 1, __ATOMIC_RELEASE);
+	ap->num[s] = num;
+	__atomic_store_n(&ap->cgid[s], cgid, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void
 audit_pod_del(struct audit_pods *ap, uint64_t cgid)
 {
-	uint32_t	i;
+	uint32_t	i, s;
 
-	for (i = 0; i < AUDIT_POD_SLOTS; i++)
-		if (ap->cgid[i] == cgid)
-			__atomic_store_n(&ap->cgid[i], 0, __ATOMIC_RELEASE);
-	/* Fewer slots to look at, from the top. */
-	while (ap->nslots > 0 && ap->cgid[ap->nslots - 1] == 0)
-		__atomic_store_n(&ap->nslots, ap->nslots - 1,
-		    __ATOMIC_RELEASE);
+	for (i = 0; i < AUDIT_POD_PROBES; i++) {
+		s = pod_slot(cgid, i);
+		if (ap->cgid[s] == cgid)
+			__atomic_store_n(&ap->cgid[s], 0, __ATOMIC_RELEASE);
+	}
 }
 
 /*

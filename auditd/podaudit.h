@@ -72,16 +72,18 @@ struct arec {
 /*
  * The pods whose processes are audited (the programs' .data.pods, which
  * the sandbox maps and writes): a slot holds a pod's cgroup v2 id and
- * its number; an id of 0 is a free slot; only the first nslots are
- * looked at.  A slot is filled number first, id last, and emptied by
- * its id.
+ * its number; an id of 0 is a free slot.  A slot is filled number
+ * first, id last, and emptied by its id.
  */
-#define AUDIT_POD_SLOTS	64
+#define AUDIT_POD_SLOTS	64	/* a power of 2 */
+/* A pod's cgroup id is in slot id % AUDIT_POD_SLOTS or one of the next
+ * AUDIT_POD_PROBES - 1 (wrapping). */
+#define AUDIT_POD_PROBES	4
 
 struct audit_pods {
 	__u64	cgid[AUDIT_POD_SLOTS];
 	__u32	num[AUDIT_POD_SLOTS];
-	__u32	nslots;
+	__u32	nslots;	/* unused (was: slots in use, from the first) */
 	__u32	pad;
 };
 
