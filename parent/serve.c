@@ -48,6 +48,7 @@ static struct {
 	struct event		*ev_in, *ev_out;
 	struct evbuffer		*in, *out;
 	int			 out_nonblock;
+	int			 final;		/* the exit event: write it all */
 	unsigned long		 lineno;
 	int			 discarding;	/* the rest of a long line */
 	int			 eof;
@@ -168,14 +169,14 @@ serve_flush(void)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
-			if (sv.out_nonblock && !parent_env.shutting_down)
+			/* Until the end, the loop writes the rest; at the end,
+			 * we wait for the reader, a while. */
+			if (sv.out_nonblock && !sv.final)
 				break;
 			pfd.fd = STDOUT_FILENO;
 			pfd.events = POLLOUT;
-			(void)poll(&pfd, 1, parent_env.shutting_down ? 5000 :
-			    -1);
-			if (parent_env.shutting_down && !(pfd.revents &
-			    POLLOUT))
+			(void)poll(&pfd, 1, sv.final ? 5000 : -1);
+			if (sv.final && !(pfd.revents & POLLOUT))
 				break;
 			continue;
 		}
@@ -185,8 +186,7 @@ serve_flush(void)
 			serve_stop();
 		break;
 	}
-	if (evbuffer_get_length(sv.out) > 0 && sv.out_nonblock &&
-	    !parent_env.shutting_down)
+	if (evbuffer_get_length(sv.out) > 0 && sv.out_nonblock && !sv.final)
 		event_add(sv.ev_out, NULL);
 	if (evbuffer_get_length(sv.out) < OUT_LOW)
 		pod_pause(0);
@@ -657,6 +657,7 @@ serve_exit(int code)
 	if (sv.stop_timer != NULL)
 		evtimer_del(sv.stop_timer);
 	ev = json_pack("{s:s, s:{s:i}}", "type", "exit", "data", "code", code);
+	sv.final = 1;
 	emit(ev);
 	serve_flush();
 	return code;

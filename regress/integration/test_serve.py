@@ -497,3 +497,23 @@ def test_interrupt_right_after_send(serve):
         assert exec_end(evs) == 130, evs
     assert output(s.run("print('next')", "n")) == "next\n"
     s.finish()
+
+
+def test_slow_reader_gets_every_event():
+    """An embedder that reads only after podrunner is done: nothing is
+    lost, the exit event last (podrunner waits for its reader)."""
+    reqs = [{"op": "start"},
+            {"op": "send", "id": 1, "code": "import sys\n"
+             "for i in range(20000):\n"
+             "    sys.stdout.write('%099d\\n' % i)"},
+            {"op": "stop"}]
+    p = subprocess.Popen([str(PODRUNNER), "serve"], env=base_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    p.stdin.write("".join(json.dumps(q) + "\n" for q in reqs).encode())
+    p.stdin.close()
+    time.sleep(2)
+    evs = [json.loads(l) for l in p.stdout.read().splitlines()]
+    assert p.wait(timeout=WAIT) == 0
+    assert evs[-1] == {"type": "exit", "data": {"code": 0}}
+    assert output(evs) == "".join("%099d\n" % i for i in range(20000))
