@@ -475,8 +475,11 @@ class Pod:
         _register(self.pid)
 
     def _read(self, f):
-        f.seek(0)
-        return f.read()
+        # pread: the file's offset is podrunner's too (its stdout is
+        # this open file); moving it would make podrunner write over
+        # what it wrote ("ready\n" read back as "\neady").
+        fd = f.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0)
 
     @property
     def stdout(self):
