@@ -298,24 +298,26 @@ pod_stop(void)
 		imsgev_compose(&pod.iev, IMSG_POD_STOP, 0, 0, -1, NULL, 0);
 }
 
+/* The sandbox process signals the worker (SIGKILL: the whole pod). */
+static void
+signal_worker(uint32_t sig)
+{
+	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1, &sig,
+	    sizeof(sig));
+}
+
 void
 pod_kill(void)
 {
-	uint32_t	sig = SIGKILL;
-
 	if (pod_active())
-		proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1,
-		    &sig, sizeof(sig));
+		signal_worker(SIGKILL);
 }
 
 void
 pod_interrupt(void)
 {
-	uint32_t	sig = SIGINT;
-
 	if (pod_active() && !pod.exited)
-		proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1,
-		    &sig, sizeof(sig));
+		signal_worker(SIGINT);
 }
 
 /* The audit's counts so far; 0 if there is no audit. */
@@ -365,8 +367,6 @@ fmt_duration(uint64_t ms)
 static void
 pod_timeout(int fd, short ev, void *arg)
 {
-	uint32_t	sig = SIGKILL;
-
 	(void)fd;
 	(void)ev;
 	(void)arg;
@@ -375,8 +375,7 @@ pod_timeout(int fd, short ev, void *arg)
 	log_warnx("worker killed: timeout after %s", fmt_duration(
 	    parent_env.rc->timeout_ms));
 	pod.timed_out = 1;
-	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1, &sig,
-	    sizeof(sig));
+	signal_worker(SIGKILL);
 }
 
 /* SIGINT, SIGTERM, SIGHUP: the worker gets it; a second one kills. */
@@ -395,8 +394,7 @@ pod_signal(int signo)
 	if (pod.signals++ > 0)
 		sig = SIGKILL;
 	log_debug("forwarding signal %u to the worker", sig);
-	proc_compose(PROC_SANDBOX, IMSG_SANDBOX_SIGNAL, POD_ID, -1, &sig,
-	    sizeof(sig));
+	signal_worker(sig);
 }
 
 static void

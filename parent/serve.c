@@ -73,6 +73,7 @@ static void	serve_line(const char *, size_t);
 static void	serve_start(json_t *);
 static void	serve_stop(void);
 static void	stop_now(void);
+static void	stop_reading(void);
 
 static void
 emit_text(const char *text, size_t len)
@@ -261,10 +262,7 @@ serve_read(int fd, short ev, void *arg)
 		serve_line(line, len);
 		free(line);
 	}
-	if (sv.ev_in != NULL) {
-		event_free(sv.ev_in);
-		sv.ev_in = NULL;
-	}
+	stop_reading();
 	/* End of requests: as a stop. */
 	serve_stop();
 }
@@ -459,17 +457,11 @@ serve_stop(void)
 	if (!sv.started && sv.start_wanted) {
 		/* After the start and the sends before it. */
 		sv.stop_deferred = 1;
-		if (sv.ev_in != NULL) {
-			event_free(sv.ev_in);
-			sv.ev_in = NULL;
-		}
+		stop_reading();
 		return;
 	}
 	sv.stopping = 1;
-	if (sv.ev_in != NULL) {
-		event_free(sv.ev_in);
-		sv.ev_in = NULL;
-	}
+	stop_reading();
 	if (!sv.started) {
 		/* No pod: done at once. */
 		sv.start_wanted = 0;
@@ -481,20 +473,37 @@ serve_stop(void)
 		stop_now();
 }
 
-/* Tell the worker to exit; kill the pod if it does not. */
+/* No more requests: the end of input, a stop, a cut-off worker. */
 static void
-stop_now(void)
+stop_reading(void)
+{
+	if (sv.ev_in != NULL) {
+		event_free(sv.ev_in);
+		sv.ev_in = NULL;
+	}
+}
+
+/* The pod is killed if it has not ended within STOP_GRACE_MS. */
+static void
+arm_kill(void)
 {
 	struct timeval	tv = { STOP_GRACE_MS / 1000,
 			    (STOP_GRACE_MS % 1000) * 1000 };
 
+	if (sv.stop_timer == NULL && (sv.stop_timer = evtimer_new(
+	    parent_env.base, serve_kill, NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(sv.stop_timer, &tv);
+}
+
+/* Tell the worker to exit; kill the pod if it does not. */
+static void
+stop_now(void)
+{
 	if (sv.stop_timer != NULL)
 		return;
 	pod_stop();
-	if ((sv.stop_timer = evtimer_new(parent_env.base, serve_kill,
-	    NULL)) == NULL)
-		fatalx("evtimer_new");
-	evtimer_add(sv.stop_timer, &tv);
+	arm_kill();
 }
 
 /*
@@ -504,18 +513,9 @@ stop_now(void)
 void
 serve_cut_off(void)
 {
-	struct timeval	tv = { STOP_GRACE_MS / 1000,
-			    (STOP_GRACE_MS % 1000) * 1000 };
-
 	sv.stopping = 1;
-	if (sv.ev_in != NULL) {
-		event_free(sv.ev_in);
-		sv.ev_in = NULL;
-	}
-	if (sv.stop_timer == NULL && (sv.stop_timer = evtimer_new(
-	    parent_env.base, serve_kill, NULL)) == NULL)
-		fatalx("evtimer_new");
-	evtimer_add(sv.stop_timer, &tv);
+	stop_reading();
+	arm_kill();
 }
 
 /* SIGINT, SIGTERM, SIGHUP: a stop; the second one kills. */
