@@ -69,7 +69,11 @@ enum imsg_type {
 	/* IMSG_RELAY_*: relay -> sandbox, before the relay drops. */
 	IMSG_RELAY_WORKER,	/* fd: pidfd of the worker; u32 pid */
 	IMSG_RELAY_ATTACHED,	/* worker connected and mapped: unlink names */
-	IMSG_RELAY_GO,		/* sandbox -> relay: pod init is in its cgroup */
+	IMSG_RELAY_CGROUP,	/* sandbox -> relay: fd: u32 enum relay_cgroup,
+				 * one per cgroup of the pod, then a
+				 * zero-length one */
+	IMSG_RELAY_GO,		/* sandbox -> relay: the audit is ready,
+				 * pod init may start the worker */
 
 	/* IMSG_POD_*: relay -> parent (the per-pod channel). */
 	IMSG_POD_READY,		/* worker said READY */
@@ -294,6 +298,13 @@ struct pod_memory {
 	uint64_t	current;	/* bytes in use now */
 	uint64_t	peak;		/* the most so far (0: unknown) */
 	uint64_t	limit;		/* the memory limit (0: none) */
+};
+
+/* IMSG_RELAY_CGROUP: what its fd is (podcgroup.h, pod_cgroup_spawn_fds). */
+enum relay_cgroup {
+	RELAY_CGROUP_V2DIR = 1,	/* the pod's v2 directory: clone3's target */
+	RELAY_CGROUP_TASKS	/* a v1 hierarchy's tasks file: pod init
+				 * writes "0" */
 };
 
 /* fds that travel to the sandbox ahead of IMSG_SANDBOX_SPAWN. */

@@ -38,7 +38,7 @@
 #define PODCG_PARENT	"podrunner"
 #define PODCG_LEAF	"podrunner.init"	/* v2: evacuated processes */
 #define PODCG_IDMAX	64
-#define PODCG_MAXH	8
+#define PODCG_MAXH	PODCG_SPAWN_MAX
 #define CPU_PERIOD_US	100000
 #define CPU_MIN_QUOTA_US 1000
 #define DESTROY_WAIT_MS	2000	/* for a pod to empty after kill */
@@ -1174,85 +1174,82 @@ pod_cgroup_create(const char *podid, const struct pod_limits *lim,
 	return NULL;
 }
 
+/*
+ * The pod's first process joins its cgroups without anyone migrating
+ * it.  A pid written to cgroup.procs takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, which first waits for an RCU
+ * grace period (4-17 ms here) unless the host mounts cgroup2 with
+ * favordynmods; that wait would sit on every pod's start-up.  Two ways
+ * in take no such lock: clone3(CLONE_INTO_CGROUP) creates the process
+ * in a v2 cgroup (*v2fd, the pod's directory there), and a single
+ * thread moving itself, "0" written to a v1 hierarchy's `tasks`, takes
+ * only cgroup_mutex (pod init is single-threaded when it does it, so
+ * the thread is the process).  tasks[] gets, per other hierarchy, its
+ * `tasks` file opened for writing here: the kernel checks the opener's
+ * credentials, the sandbox's, not the writer's.  *v2fd is -1 on a host
+ * without cgroup v2, where the tracking hierarchy is a v1 one and has
+ * its `tasks` in tasks[] too.  Returns the number of tasks[], or -1.
+ */
 int
-pod_cgroup_attach(struct pod_cgroup *p, pid_t pid)
+pod_cgroup_spawn_fds(const struct pod_cgroup *p, int *v2fd, int *tasks,
+    size_t ntasks)
 {
-	char	v[32];
-	int	i;
+	size_t	n = 0;
+	int	i, saved;
 
-	if (p == NULL || pid <= 0) {
+	*v2fd = -1;
+	if (p == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	(void)snprintf(v, sizeof(v), "%d", (int)pid);
-	/* Tracking first: from then on pod_cgroup_kill() reaches it. */
-	if (cg_write(p->fd[cg.track], "cgroup.procs", v) == -1)
-		return -1;
-	for (i = 0; i < cg.nh; i++)
-		if (i != cg.track && p->fd[i] != -1 &&
-		    cg_write(p->fd[i], "cgroup.procs", v) == -1)
-			return -1;
-	return 0;
+	for (i = 0; i < cg.nh; i++) {
+		if (p->fd[i] == -1)
+			continue;
+		if (cg.h[i].v2) {
+			/* A new open file, not a dup: the pod's holds
+			 * its flock. */
+			if ((*v2fd = openat(p->fd[i], ".", DIR_FLAGS)) == -1)
+				goto fail;
+			continue;
+		}
+		if (n == ntasks) {
+			errno = E2BIG;
+			goto fail;
+		}
+		if ((tasks[n] = openat(p->fd[i], "tasks", O_WRONLY |
+		    O_CLOEXEC)) == -1)
+			goto fail;
+		n++;
+	}
+	return (int)n;
+ fail:
+	saved = errno;
+	if (*v2fd != -1)
+		close(*v2fd);
+	*v2fd = -1;
+	while (n > 0)
+		close(tasks[--n]);
+	errno = saved;
+	return -1;
 }
 
 /*
- * Moving a process between cgroups (cgroup.procs) takes the kernel's
- * cgroup_threadgroup_rwsem for writing, which first waits for an RCU
- * grace period (about 8 ms here) unless a writer came within the last
- * one; only hosts that mount cgroup2 with favordynmods skip it.  That
- * wait would sit on every pod's start-up path, between the relay's
- * report and the release of pod init.  A short-lived child moves itself
- * to the cgroup it is already in (a migration that changes nothing but
- * takes the lock) when the sandbox process starts, so the grace period
- * elapses while the parent is still configuring, and again every
- * millisecond (the lock goes cold one grace period after its last
- * writer) until the pod's own attach, which then finds it warm: until
- * *stopfd, the write end of a pipe, is closed (pod_cgroup_warm_stop),
- * the sandbox process dies, or WARM_MAX_MS have passed.  Best effort: a
- * failure costs only time.
+ * In the pod's first process: join the v1 hierarchies through the
+ * `tasks` files from pod_cgroup_spawn_fds(), and the v2 one through its
+ * directory when clone3 could not put us there (v2dirfd, else -1; a
+ * kernel before 5.7: the global lock's wait then).
  */
-#define WARM_MAX_MS	500
-
-pid_t
-pod_cgroup_warm(int *stopfd)
+int
+pod_cgroup_join(int v2dirfd, const int *tasks, size_t ntasks)
 {
-	struct pollfd	pfd;
-	pid_t		pid, parent = getpid();
-	int		p[2], i;
+	size_t	i;
 
-	*stopfd = -1;
-	if (cg.track == -1 || pipe2(p, O_CLOEXEC) == -1)
+	if (v2dirfd != -1 && cg_write(v2dirfd, "cgroup.procs", "0") == -1)
 		return -1;
-	switch (pid = fork()) {
-	case -1:
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	case 0:
-		close(p[1]);
-		pfd.fd = p[0];
-		pfd.events = POLLIN;
-		for (i = 0; i < WARM_MAX_MS; i++) {
-			if (cg_write(cg.h[cg.track].basefd, "cgroup.procs",
-			    "0") == -1)
-				_exit(1);
-			if (poll(&pfd, 1, 1) != 0 || getppid() != parent)
-				_exit(0);
-		}
-		_exit(0);
-	}
-	close(p[0]);
-	*stopfd = p[1];
-	return pid;
-}
-
-void
-pod_cgroup_warm_stop(int *stopfd)
-{
-	if (*stopfd != -1) {
-		close(*stopfd);
-		*stopfd = -1;
-	}
+	for (i = 0; i < ntasks; i++)
+		if (write(tasks[i], "0", 1) != 1)
+			return -1;
+	return 0;
 }
 
 uint64_t

@@ -84,10 +84,13 @@
  * close them before it runs pod code (close_range), or the pod holds
  * its own lock and a stale pod is only collected once it is empty.
  *
- * Attach before the pod makes its cgroup namespace root: unshare or
- * clone with CLONE_NEWCGROUP after pod_cgroup_attach() (or clone3
- * CLONE_INTO_CGROUP with pod_cgroup_fd(), then attach for the v1
- * hierarchies), so that the pod sees its own cgroup as "/".
+ * The pod's first process gets in without being migrated by anyone
+ * (which would take the kernel's global cgroup lock and wait for an RCU
+ * grace period): clone3(CLONE_INTO_CGROUP) into the v2 directory and
+ * pod_cgroup_join() for the v1 hierarchies, with the fds from
+ * pod_cgroup_spawn_fds().  It joins before it makes its cgroup
+ * namespace (unshare CLONE_NEWCGROUP), so that the pod sees its own
+ * cgroup as "/".
  *
  * Syscalls used after init: openat, mkdirat, unlinkat, read, write,
  * close, dup3, fstat, newfstatat, flock, getdents64, kill,
@@ -154,9 +157,12 @@ const char	*pod_cgroup_why(unsigned int);
  */
 struct pod_cgroup *pod_cgroup_create(const char *, const struct pod_limits *,
 		    char *, size_t);
-int		 pod_cgroup_attach(struct pod_cgroup *, pid_t);
-pid_t		 pod_cgroup_warm(int *);
-void		 pod_cgroup_warm_stop(int *);
+/* At most this many `tasks` files from pod_cgroup_spawn_fds(). */
+#define PODCG_SPAWN_MAX	8
+
+int		 pod_cgroup_spawn_fds(const struct pod_cgroup *, int *, int *,
+		    size_t);
+int		 pod_cgroup_join(int, const int *, size_t);
 uint64_t	 pod_cgroup_id(const struct pod_cgroup *);	/* 0: no v2 */
 /* The v2 pod directory (O_CLOEXEC; do not close), -1 without v2. */
 int		 pod_cgroup_fd(const struct pod_cgroup *);

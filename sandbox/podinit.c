@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "imsg.h"
+#include "podcgroup.h"
 #include "podfs.h"
 #include "podlandlock.h"
 #include "podseccomp.h"
@@ -119,10 +120,7 @@ podinit_sandbox(const struct podinit *pi)
 	char		err[200], c;
 	int		lfd;
 
-	if (read(PI_GO, &c, 1) != 1)
-		_exit(EXIT_PODRUNNER);	/* the relay is gone */
-	close(PI_GO);
-	/* In its cgroup now: the pod sees that cgroup as its root. */
+	/* In its cgroups already: the pod sees that cgroup as its root. */
 	if (unshare(CLONE_NEWCGROUP) == -1)
 		podinit_report(EXIT_PODRUNNER, "cgroup namespace");
 	if (sethostname(pi->hostname, strlen(pi->hostname)) == -1)
@@ -150,6 +148,10 @@ podinit_sandbox(const struct podinit *pi)
 		podinit_report(EXIT_PODRUNNER, "proxy socket to the relay");
 	imsgbuf_clear(&ib);
 	close(PI_PROXY);
+	/* The worker starts once the sandbox process says so (its audit). */
+	if (read(PI_GO, &c, 1) != 1)
+		_exit(EXIT_PODRUNNER);	/* the relay is gone */
+	close(PI_GO);
 }
 
 static int
@@ -169,8 +171,16 @@ podinit_run(const struct podinit *pi)
 	pid_t			 worker, pid, self;
 	char			 err[200];
 	int			 hi[8], i, sfd, status, done = 0, code = 0;
-	int			 abi;
+	int			 abi, cg_errno = 0;
 
+	/*
+	 * Into the pod's cgroups before anything else, so that what the
+	 * set-up allocates is the pod's; the failure is reported once
+	 * the pipe for it is in place.
+	 */
+	if (pi->sandboxed && pod_cgroup_join(pi->cg_v2fd, pi->cg_tasks,
+	    pi->cg_ntasks) == -1)
+		cg_errno = errno;
 	/* stdin, stdout, stderr, then the pipes, at fixed places. */
 	hi[0] = fcntl(pi->stdin_fd, F_DUPFD_CLOEXEC, 16);
 	hi[1] = fcntl(pi->stdout_fd, F_DUPFD_CLOEXEC, 16);
@@ -189,6 +199,10 @@ podinit_run(const struct podinit *pi)
 		if (hi[i] >= 0 && fcntl(i, F_SETFD, FD_CLOEXEC) == -1)
 			_exit(EXIT_PODRUNNER);
 	(void)close_range(8, ~0U, 0);
+	if (cg_errno != 0) {
+		errno = cg_errno;
+		podinit_report(EXIT_PODRUNNER, "joining the pod's cgroups");
+	}
 	/*
 	 * Signals blocked before the set-up, not after: a pid namespace's
 	 * init ignores an unblocked signal it has no handler for, so one

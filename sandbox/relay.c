@@ -19,6 +19,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <linux/sched.h>
+
 #include <errno.h>
 #include <glob.h>
 #include <event2/event.h>
@@ -44,6 +46,7 @@
 #include "log.h"
 #include "podshm.h"
 #include "podfs.h"
+#include "podcgroup.h"
 #include "podlandlock.h"
 #include "privsep.h"
 #include "proto.h"
@@ -104,6 +107,9 @@ static struct {
 	struct fsplan		 plan;
 	int			 userns_fd;	/* idmapping, -1 */
 	int			 go[2];		/* releases pod init */
+	int			 cg_v2fd;	/* the pod's v2 cgroup, -1 */
+	int			 cg_tasks[PODCG_SPAWN_MAX]; /* v1 tasks */
+	size_t			 cg_ntasks;
 	int			 proxy_sock[2];	/* pod init's proxy listener */
 	int			 errpipe;	/* pod init's report */
 	char			 hostname[64];
@@ -740,6 +746,77 @@ step_entry(void)
 	return 0;
 }
 
+/*
+ * The pod's cgroups from the sandbox process: a directory for clone3
+ * to create pod init in, and the tasks files pod init joins the other
+ * hierarchies by (see pod_cgroup_spawn_fds()).
+ */
+static int
+step_cgroup(void)
+{
+	struct imsg	 imsg;
+	uint32_t	 kind;
+	int		 fd;
+
+	for (;;) {
+		switch (imsg_wait(&r.sandbox.ibuf, &imsg)) {
+		case 0:
+			exit(1);
+		case -1:
+			fatal("waiting for the pod's cgroups");
+		}
+		if (imsg_get_type(&imsg) != IMSG_RELAY_CGROUP)
+			fatalx("unexpected %s from the sandbox process",
+			    imsg_type_name(imsg_get_type(&imsg)));
+		if (imsg_get_len(&imsg) == 0) {
+			imsg_free(&imsg);
+			return 0;
+		}
+		fd = imsg_get_fd(&imsg);
+		if (imsg_get_data(&imsg, &kind, sizeof(kind)) == -1 ||
+		    fd == -1 || (kind == RELAY_CGROUP_V2DIR ?
+		    r.cg_v2fd != -1 : kind != RELAY_CGROUP_TASKS ||
+		    r.cg_ntasks == PODCG_SPAWN_MAX))
+			fatalx("malformed cgroup message");
+		if (kind == RELAY_CGROUP_V2DIR)
+			r.cg_v2fd = fd;
+		else
+			r.cg_tasks[r.cg_ntasks++] = fd;
+		imsg_free(&imsg);
+	}
+}
+
+/*
+ * Pod init, with new namespaces when sandboxed: born in the pod's v2
+ * cgroup where clone3 can do that (CLONE_INTO_CGROUP, Linux 5.7), else
+ * told to join it itself.  0 in the child, its pid, or -1.
+ */
+static pid_t
+clone_pod_init(struct podinit *pi)
+{
+	struct clone_args	ca;
+	pid_t			pid;
+
+	pi->cg_v2fd = -1;
+	if (!r.sandboxed)
+		return fork();
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
+	    CLONE_NEWIPC;
+	ca.exit_signal = SIGCHLD;
+	if (r.cg_v2fd != -1) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)r.cg_v2fd;
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid != -1 || (errno != ENOSYS && errno != E2BIG &&
+		    errno != EINVAL))
+			return pid;
+		pi->cg_v2fd = r.cg_v2fd;
+	}
+	return (pid_t)syscall(SYS_clone, (unsigned long)ca.flags | SIGCHLD,
+	    0, 0, 0, 0);
+}
+
 static int
 step_spawn_worker(void)
 {
@@ -807,6 +884,8 @@ step_spawn_worker(void)
 		pi.ll = &r.ll;
 		pi.no_landlock = (r.sp.flags & SPAWN_F_NO_LANDLOCK) != 0;
 		pi.no_seccomp = (r.sp.flags & SPAWN_F_NO_SECCOMP) != 0;
+		pi.cg_tasks = r.cg_tasks;
+		pi.cg_ntasks = r.cg_ntasks;
 	}
 	/* Pod init: pid 1 of the pod's new namespaces, or a plain child. */
 	/* The cgroup namespace comes later, from pod init in its cgroup. */
@@ -819,10 +898,7 @@ step_spawn_worker(void)
 	if (sigprocmask(SIG_BLOCK, &all, &old) == -1)
 		return setup_fail(EXIT_PODRUNNER, "sigprocmask: %s",
 		    strerror(errno));
-	pid = r.sandboxed ? (pid_t)syscall(SYS_clone, CLONE_NEWNS |
-	    CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
-	    SIGCHLD, 0, 0, 0, 0) : fork();
-	switch (pid) {
+	switch (pid = clone_pod_init(&pi)) {
 	case -1:
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		return setup_fail(EXIT_PODRUNNER, "clone: %s", strerror(errno));
@@ -845,6 +921,12 @@ step_spawn_worker(void)
 		close(r.userns_fd);
 		r.userns_fd = -1;
 	}
+	if (r.cg_v2fd != -1) {
+		close(r.cg_v2fd);
+		r.cg_v2fd = -1;
+	}
+	while (r.cg_ntasks > 0)
+		close(r.cg_tasks[--r.cg_ntasks]);
 	r.errpipe = ep[0];
 	r.out_fd[STDOUT_FILENO] = out[0];
 	r.out_fd[STDERR_FILENO] = err[0];
@@ -865,8 +947,9 @@ step_idmap(void)
 }
 
 /*
- * Our side is done, and the sandbox process's (pod init in its cgroup):
- * pod init may build the pod.
+ * Our side is done, and the sandbox process's (the pod in the audit's
+ * map, or no audit): pod init, which has been building the pod, may
+ * start the worker.
  */
 static int
 step_release(void)
@@ -883,7 +966,9 @@ step_release(void)
 		fatalx("unexpected %s from the sandbox process",
 		    imsg_type_name(imsg_get_type(&imsg)));
 	imsg_free(&imsg);
-	if (r.sandboxed && write(r.go[1], "g", 1) != 1)
+	/* A pod init that failed its set-up has said why on the exec
+	 * pipe (step_exec_result). */
+	if (r.sandboxed && write(r.go[1], "g", 1) != 1 && errno != EPIPE)
 		return setup_fail(EXIT_PODRUNNER, "release pod init: %s",
 		    strerror(errno));
 	close(r.go[1]);
@@ -1831,6 +1916,7 @@ relay_main(void)
 	TAILQ_INIT(&r.subs);
 	r.sandboxed = !(r.sp.flags & SPAWN_F_NO_SANDBOX);
 	r.userns_fd = -1;
+	r.cg_v2fd = -1;
 	r.proxy_sock[0] = r.proxy_sock[1] = -1;
 	(void)snprintf(title, sizeof(title), "relay %s", r.sp.podid);
 	log_procinit(title);
@@ -1848,7 +1934,8 @@ relay_main(void)
 	    (r.protocol && (step_runtime() == -1 ||
 	    step_control_socket() == -1 || step_shared_memory() == -1 ||
 	    (!r.persistent && step_entry() == -1))) ||
-	    (r.sandboxed && (step_plan() == -1 || step_idmap() == -1)) ||
+	    (r.sandboxed && (step_plan() == -1 || step_idmap() == -1 ||
+	    step_cgroup() == -1)) ||
 	    (log_debug("plan ready"), 0) ||
 	    step_spawn_worker() == -1 ||
 	    step_report_worker() == -1 ||

@@ -54,8 +54,6 @@ struct pod {
 	uint64_t		 audit_cgid;	/* in the audit's map, or 0 */
 };
 
-/* The write end of pod_cgroup_warm()'s pipe: closed, it stops. */
-static int	warm_stop = -1;
 
 static int	sandbox_dispatch_parent(struct imsg *);
 static int	sandbox_config_done(char *, size_t);
@@ -67,6 +65,7 @@ static void	audit_loader_handler(int, short, void *);
 static void	audit_off(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 static void	sandbox_relay_handler(int, short, void *);
+static int	send_cgroups(struct pod *, char *, size_t);
 static void	sandbox_sigchld(int, short, void *);
 static void	pod_gone(struct pod *);
 static void	pod_unlink(const char *);
@@ -148,7 +147,6 @@ sandbox_main(void)
 	/* The cgroup hierarchies, opened before the chroot. */
 	if (pod_cgroup_init(cgroup_error, sizeof(cgroup_error)) == 0) {
 		cgroup_error[0] = '\0';
-		(void)pod_cgroup_warm(&warm_stop);
 		(void)pod_cgroup_gc();
 	} else if (cgroup_error[0] == '\0')
 		(void)snprintf(cgroup_error, sizeof(cgroup_error),
@@ -407,9 +405,7 @@ sandbox_spawn(struct imsg *imsg)
 	    sp.worker_uid);
 	/*
 	 * The pod's cgroup, with the policy's limits, while the relay sets
-	 * up: creating it may wait for the grace period that
-	 * pod_cgroup_warm() started.  Pod init is attached when the relay
-	 * reports it, and released only after that.
+	 * up; pod init joins it first thing (send_cgroups()).
 	 */
 	if (!(sp.flags & SPAWN_F_NO_SANDBOX)) {
 		(void)imsgbuf_flush(&p->relay.ibuf);
@@ -421,6 +417,11 @@ sandbox_spawn(struct imsg *imsg)
 			spawn_failed(spawn_fds[SPAWN_FD_PARENT], "cgroup limits: "
 			    "%s", err);
 			/* Its SIGCHLD reports the pod gone. */
+			p->refused = 1;
+			(void)kill(p->relay_pid, SIGKILL);
+		} else if (send_cgroups(p, err, sizeof(err)) == -1) {
+			spawn_failed(spawn_fds[SPAWN_FD_PARENT], "the pod's "
+			    "cgroups: %s", err);
 			p->refused = 1;
 			(void)kill(p->relay_pid, SIGKILL);
 		}
@@ -439,6 +440,49 @@ sandbox_spawn(struct imsg *imsg)
 		spawn_fds[i] = -1;
 	}
 	spawn_spec_free(&sp);
+}
+
+/*
+ * The pod's cgroups, for the relay to create pod init in and for pod
+ * init to join, with no migration by us and so without the kernel's
+ * global cgroup lock (see pod_cgroup_spawn_fds()); a zero-length
+ * message ends them.
+ */
+static int
+send_cgroups(struct pod *p, char *err, size_t errlen)
+{
+	int		tasks[PODCG_SPAWN_MAX], v2fd, n, i;
+	uint32_t	kind;
+
+	if ((n = pod_cgroup_spawn_fds(p->cg, &v2fd, tasks,
+	    PODCG_SPAWN_MAX)) == -1) {
+		(void)snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	kind = RELAY_CGROUP_V2DIR;
+	if (v2fd != -1 && imsgev_compose(&p->relay, IMSG_RELAY_CGROUP, p->id,
+	    0, v2fd, &kind, sizeof(kind)) == -1)
+		goto fail;
+	v2fd = -1;
+	kind = RELAY_CGROUP_TASKS;
+	for (i = 0; i < n; i++) {
+		if (imsgev_compose(&p->relay, IMSG_RELAY_CGROUP, p->id, 0,
+		    tasks[i], &kind, sizeof(kind)) == -1)
+			goto fail;
+		tasks[i] = -1;
+	}
+	if (imsgev_compose(&p->relay, IMSG_RELAY_CGROUP, p->id, 0, -1, NULL,
+	    0) == -1)
+		goto fail;
+	return 0;
+ fail:
+	(void)snprintf(err, errlen, "to the relay: %s", strerror(errno));
+	if (v2fd != -1)
+		close(v2fd);
+	for (i = 0; i < n; i++)
+		if (tasks[i] != -1)
+			close(tasks[i]);
+	return -1;
 }
 
 static void
@@ -475,17 +519,12 @@ sandbox_relay_handler(int fd, short events, void *arg)
 			return;
 		}
 		imsg_free(&imsg);
-		/* Pod init goes into its cgroup before it may start; after
-		 * it, the lock needs no more warming. */
-		if (p->refused || (p->cg != NULL &&
-		    pod_cgroup_attach(p->cg, (pid_t)pid) == -1)) {
-			pod_cgroup_warm_stop(&warm_stop);
-			log_warn("pod %s: cgroup attach", p->podid);
+		/* Pod init joined its cgroups itself (send_cgroups()). */
+		if (p->refused) {
 			(void)kill(p->relay_pid, SIGKILL);
 			imsgev_clear(&p->relay);
 			return;
 		}
-		pod_cgroup_warm_stop(&warm_stop);
 		/* Released when the audit's loader has reported. */
 		if (audit.state == AUDIT_PENDING && p->cg != NULL)
 			p->go_pid = (pid_t)pid;

@@ -116,6 +116,10 @@ struct podinit {
 	const struct pod_ll_config *ll;	/* landlock, from the same plan */
 	int		  no_landlock;	/* degraded by the policy, said */
 	int		  no_seccomp;
+	/* Its cgroups, joined first (pod_cgroup_join()). */
+	int		  cg_v2fd;	/* v2 directory: clone3 could not */
+	const int	 *cg_tasks;	/* v1 tasks files */
+	size_t		  cg_ntasks;
 };
 
 /* What pod init reports on the exec pipe when it fails. */

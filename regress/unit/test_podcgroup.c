@@ -19,8 +19,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+
+#include <linux/sched.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -278,32 +281,52 @@ wait_empty(struct pod_cgroup *p, unsigned int ms)
  */
 typedef void (*child_fn)(int, int);
 
+/*
+ * A child in the pod's cgroups the way pod init gets there: created in
+ * the v2 one by clone3(CLONE_INTO_CGROUP), joining the v1 ones itself
+ * (or, with join_v2, forked where we are and joining v2 too, the path
+ * for a kernel without CLONE_INTO_CGROUP).  0 in the child, which has
+ * joined (or exited 97), its pid in the parent.
+ */
+static pid_t
+fork_into(struct pod_cgroup *p, int join_v2)
+{
+	struct clone_args	ca;
+	int			tasks[PODCG_SPAWN_MAX], v2fd, n;
+	pid_t			pid;
+
+	n = pod_cgroup_spawn_fds(p, &v2fd, tasks, PODCG_SPAWN_MAX);
+	if (n == -1)
+		fail_msg("spawn fds: %s", strerror(errno));
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	if (v2fd != -1 && !join_v2) {
+		ca.flags = CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)v2fd;
+	}
+	if ((pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca))) == -1)
+		fail_msg("clone3: %s", strerror(errno));
+	if (pid == 0) {
+		if (pod_cgroup_join(join_v2 ? v2fd : -1, tasks, (size_t)n) ==
+		    -1)
+			_exit(97);
+	}
+	if (v2fd != -1)
+		(void)close(v2fd);
+	while (n > 0)
+		(void)close(tasks[--n]);
+	return pid;
+}
+
 static pid_t
 spawn_in(struct pod_cgroup *p, child_fn fn, int a, int b)
 {
-	int	go[2];
 	pid_t	pid;
-	char	c = 'x';
 
-	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-	if ((pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		(void)close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(99);
-		(void)close(go[0]);
+	if ((pid = fork_into(p, 0)) == 0) {
 		fn(a, b);
 		_exit(98);
 	}
-	(void)close(go[0]);
-	if (pod_cgroup_attach(p, pid) == -1) {
-		(void)close(go[1]);
-		(void)waitpid(pid, NULL, 0);
-		fail_msg("attach: %s", strerror(errno));
-	}
-	assert_int_equal(write(go[1], &c, 1), 1);
-	(void)close(go[1]);
 	return pid;
 }
 
@@ -822,7 +845,7 @@ test_gc_orphan(void **state)
 		if ((p = pod_cgroup_create(id, enforceable(&lim), err,
 		    sizeof(err))) == NULL)
 			_exit(1);
-		if ((g = fork()) == 0) {
+		if ((g = fork_into(p, 0)) == 0) {
 			/* As a pod must: no fd of the supervisor's. */
 			(void)close_range(3, pfd[1] - 1, 0);
 			(void)close_range(pfd[1] + 1, ~0U, 0);
@@ -832,7 +855,7 @@ test_gc_orphan(void **state)
 			for (;;)
 				pause();
 		}
-		_exit(pod_cgroup_attach(p, g) == -1 ? 2 : 0);
+		_exit(0);
 	}
 	(void)close(pfd[1]);
 	/* the pod's creator is gone, and the orphan holds none of its fds */
@@ -875,18 +898,54 @@ test_gc_live(void **state)
 	assert_int_equal(pod_dirs_left(id), 0);
 }
 
-/* Two pods at once; a child is in exactly its pod's cgroups, beneath
- * our own cgroup in every hierarchy. */
+/*
+ * The hierarchies pid is in its pod id's cgroup in, beneath ours
+ * ("id:ctrls:<our path>/podrunner/<id>"); every other line must be ours.
+ */
+static int
+pod_lines(pid_t pid, const char *id, const char *other)
+{
+	char	 mine[32][512], line[512], want[600], path[64];
+	FILE	*f;
+	int	 n = 0, i, moved = 0;
+
+	assert_non_null(f = fopen("/proc/self/cgroup", "re"));
+	while (n < 32 && fgets(mine[n], sizeof(mine[n]), f) != NULL) {
+		mine[n][strcspn(mine[n], "\n")] = '\0';
+		n++;
+	}
+	fclose(f);
+	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	assert_non_null(f = fopen(path, "re"));
+	for (i = 0; i < n && fgets(line, sizeof(line), f) != NULL; i++) {
+		line[strcspn(line, "\n")] = '\0';
+		assert_null(strstr(line, other));
+		if (strcmp(line, mine[i]) == 0)
+			continue;
+		(void)snprintf(want, sizeof(want), "%s%spodrunner/%s",
+		    mine[i], mine[i][strlen(mine[i]) - 1] == '/' ? "" : "/",
+		    id);
+		assert_string_equal(line, want);
+		moved++;
+	}
+	fclose(f);
+	return moved;
+}
+
+/*
+ * Two pods at once; a child is in exactly its pod's cgroups, beneath
+ * our own cgroup in every hierarchy: one created in the v2 cgroup by
+ * clone3, one that joined v2 itself (the older kernel's way); both
+ * joined the v1 ones themselves.
+ */
 static void
 test_two_pods(void **state)
 {
 	struct pod_limits	 lim = { 64 * MiB, 0, 10 };
 	struct pod_cgroup	*a, *b;
-	char			 ida[64], idb[64], err[512], path[64];
-	char			 mine[32][512], line[512], want[600];
-	FILE			*f;
-	int			 n = 0, i, moved = 0;
-	pid_t			 pid;
+	char			 ida[64], idb[64], err[512];
+	int			 moved;
+	pid_t			 pa, pb;
 
 	(void)state;
 	podid(ida, sizeof(ida), "podA");
@@ -900,39 +959,27 @@ test_two_pods(void **state)
 		assert_true(pod_cgroup_id(a) != pod_cgroup_id(b));
 		assert_true(pod_cgroup_id(a) != 0);
 	}
-	pid = spawn_in(a, child_sleep, 0, 0);
+	pa = spawn_in(a, child_sleep, 0, 0);
 	msleep(20);
 	assert_int_equal(pod_cgroup_populated(a), 1);
 	assert_int_equal(pod_cgroup_populated(b), 0);
+	if ((pb = fork_into(b, 1)) == 0) {
+		child_sleep(0, 0);
+		_exit(98);
+	}
+	msleep(20);
+	assert_int_equal(pod_cgroup_populated(b), 1);
 
-	assert_non_null(f = fopen("/proc/self/cgroup", "re"));
-	while (n < 32 && fgets(mine[n], sizeof(mine[n]), f) != NULL) {
-		mine[n][strcspn(mine[n], "\n")] = '\0';
-		n++;
-	}
-	fclose(f);
-	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	assert_non_null(f = fopen(path, "re"));
-	for (i = 0; i < n && fgets(line, sizeof(line), f) != NULL; i++) {
-		line[strcspn(line, "\n")] = '\0';
-		assert_null(strstr(line, idb));
-		if (strcmp(line, mine[i]) == 0)
-			continue;
-		/* "id:ctrls:<our path>/podrunner/<ida>" */
-		(void)snprintf(want, sizeof(want), "%s%spodrunner/%s",
-		    mine[i], mine[i][strlen(mine[i]) - 1] == '/' ? "" : "/",
-		    ida);
-		assert_string_equal(line, want);
-		moved++;
-	}
-	fclose(f);
-	print_message("child in %d pod cgroups\n", moved);
+	moved = pod_lines(pa, ida, idb);
+	print_message("children in %d pod cgroups\n", moved);
 	/* in each hierarchy the pod has a directory in, and no other */
 	assert_int_equal(moved, pod_dirs_present(ida));
 	assert_int_equal(pod_dirs_present(idb), moved);
+	assert_int_equal(pod_lines(pb, idb, ida), moved);
 	assert_int_equal(pod_cgroup_destroy(a), 0);
 	assert_int_equal(pod_cgroup_destroy(b), 0);
-	(void)child_status(pid);
+	(void)child_status(pa);
+	(void)child_status(pb);
 	assert_int_equal(pod_dirs_left(ida), 0);
 	assert_int_equal(pod_dirs_left(idb), 0);
 }
@@ -978,7 +1025,7 @@ test_permissions(void **state)
 	assert_true(i < nmnts);
 	(void)strncat(subdir, "/sub", sizeof(subdir) - strlen(subdir) - 1);
 	assert_int_equal(pipe(pfd), 0);
-	if ((pid = fork()) == 0) {
+	if ((pid = fork_into(p, 0)) == 0) {
 		int	bad = 0, refused = 0, fd;
 
 		(void)close(pfd[0]);
@@ -1001,7 +1048,6 @@ test_permissions(void **state)
 		_exit(bad);
 	}
 	(void)close(pfd[1]);
-	assert_int_equal(pod_cgroup_attach(p, pid), 0);
 	status = child_status(pid);
 	assert_int_equal(read(pfd[0], &i, sizeof(i)), sizeof(i));
 	(void)close(pfd[0]);
@@ -1015,41 +1061,6 @@ test_permissions(void **state)
 }
 
 /* Nothing of ours is left in any parent. */
-/* The warm-up child moves itself where it is: it exits 0 and nothing
- * of ours changes cgroup. */
-static void
-test_warm(void **state)
-{
-	char	before[4096], after[4096];
-	pid_t	pid;
-	int	fd, status, stop;
-	ssize_t	n;
-
-	(void)state;
-	fd = open("/proc/self/cgroup", O_RDONLY);
-	assert_true(fd != -1);
-	n = read(fd, before, sizeof(before) - 1);
-	assert_true(n > 0);
-	before[n] = '\0';
-	close(fd);
-	pid = pod_cgroup_warm(&stop);
-	assert_true(pid > 0 && stop != -1);
-	/* It keeps warming until told to stop, then exits 0. */
-	usleep(20000);
-	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
-	pod_cgroup_warm_stop(&stop);
-	assert_int_equal(stop, -1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	fd = open("/proc/self/cgroup", O_RDONLY);
-	assert_true(fd != -1);
-	n = read(fd, after, sizeof(after) - 1);
-	assert_true(n > 0);
-	after[n] = '\0';
-	close(fd);
-	assert_string_equal(before, after);
-}
-
 static void
 test_nothing_left(void **state)
 {
@@ -1089,7 +1100,6 @@ test_nothing_left(void **state)
 	cmocka_unit_test(test_gc_live),					\
 	cmocka_unit_test(test_two_pods),				\
 	cmocka_unit_test(test_permissions),				\
-	cmocka_unit_test(test_warm),					\
 	cmocka_unit_test(test_nothing_left)
 
 int
