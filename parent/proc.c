@@ -165,8 +165,8 @@ void
 proc_start_all(void)
 {
 	/*
-	 * The sandbox process first: its set-up (cgroups, pod_cgroup_warm())
-	 * is the longest and the pod's start waits for it; then policyd,
+	 * The sandbox process first: its set-up (cgroups, stale pods) is
+	 * the longest and the pod's start waits for it; then policyd,
 	 * which the configuration needs first.
 	 */
 	static const int order[] = {
