@@ -102,7 +102,7 @@ struct audit_counters	counters;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);	/* the loader sets it */
+	__uint(max_entries, 4 * 1024 * 1024);	/* the loader sets it */
 } ring SEC(".maps");
 
 /* The record being made: header, then its data; argv's pointers. */
@@ -241,30 +241,35 @@ read_argv(struct scratch *f, const char *const *argv)
  * from mm->arg_start to arg_end, NUL-separated as the record wants them.
  */
 /*
- * Where the mm keeps a process's argument and environment strings: read
- * with bpf_probe_read_kernel, not by walking the structures, which
- * costs the verifier a millisecond a walk; calibrate checks the
- * offsets.
+ * Where the mm keeps a process's argument and environment strings
+ * (arg_start, arg_end, env_start, env_end): read with
+ * bpf_probe_read_kernel at the offsets of the build's vmlinux.h from
+ * bpf_get_current_task(), a number to the verifier, not by walking the
+ * structures, which costs it about a millisecond a walk; calibrate
+ * checks the offsets.
  */
 static __always_inline void
-mm_strings(struct task_struct *t, __u64 *v)
+mm_strings(__u64 *v)
 {
-	struct mm_struct	*mm = t->mm;
+	__u64	t = bpf_get_current_task(), mm = 0;
 
-	if (bpf_probe_read_kernel(v, 4 * sizeof(v[0]), &mm->arg_start) != 0)
+	if (bpf_probe_read_kernel(&mm, sizeof(mm), (void *)(t +
+	    __builtin_offsetof(struct task_struct, mm))) != 0 || mm == 0 ||
+	    bpf_probe_read_kernel(v, 4 * sizeof(v[0]), (void *)(mm +
+	    __builtin_offsetof(struct mm_struct, arg_start))) != 0)
 		v[0] = v[1] = v[2] = v[3] = 0;
 }
 
 static __always_inline void
-read_new_image(struct scratch *f, struct task_struct *t)
+read_new_image(struct scratch *f)
 {
-	__u64	start, end, envend;
+	__u64	start, end;
 	__u32	pos, n;
 
-	start = t->mm->arg_start;
-	end = t->mm->arg_end;
-	envend = t->mm->env_end;
-	read_path(f, (const char *)envend);
+	mm_strings(f->how);
+	start = f->how[0];
+	end = f->how[1];
+	read_path(f, (const char *)f->how[3]);
 	pos = f->rec.len1 + 1;
 	n = end > start ? (__u32)(end - start) : 0;
 	if (n > AREC_ARGV_MAX) {
@@ -317,20 +322,21 @@ emit(struct scratch *f)
 /*
  * Run once by the loader (BPF_PROG_TEST_RUN of sys_exit with a null
  * pt_regs, which a syscall never has, in the loader's own context):
- * what sys_exit reads from the task's structures, with the offsets of
+ * what sys_exit reads from the task's structures with the offsets of
  * the build's vmlinux.h (the cgroup id, pid, tgid, comm, the mm's
- * argument and environment strings), must be what the helpers say, and
- * the loader's /proc/self/stat for its mm (calib_mm).  Anything else:
- * the kernel is not the one podrunner was built for.  Part of sys_exit,
- * not a program of its own: the verifier's walks of the kernel's types
- * cost milliseconds per program.
+ * argument and environment strings) must be what the helpers say, and
+ * the loader's
+ * /proc/self/stat for its mm (calib_mm).  Anything else: the kernel is
+ * not the one podrunner was built for.  Part of sys_exit, not a program
+ * of its own: the verifier's walks of the kernel's types cost
+ * milliseconds per program.
  */
 static __noinline int
 calibrate(struct task_struct *t, __u64 cgid)
 {
-	char			 comm[16];
-	__u64			 id, mm[4], w[2];
-	__u32			 bad = 0;
+	char	comm[16];
+	__u64	id, mm[4], w[2];
+	__u32	bad = 0;
 
 	if (cgid != bpf_get_current_cgroup_id())
 		bad |= CALIB_CGROUP;
@@ -344,7 +350,7 @@ calibrate(struct task_struct *t, __u64 cgid)
 	__builtin_memcpy(&w, t->comm, sizeof(w));
 	if (w[0] != ((__u64 *)comm)[0] || w[1] != ((__u64 *)comm)[1])
 		bad |= CALIB_COMM;
-	mm_strings(t, mm);
+	mm_strings(mm);
 	if (mm[0] != calib_mm[0] || mm[1] != calib_mm[1] ||
 	    mm[2] != calib_mm[2] || mm[3] != calib_mm[3])
 		bad |= CALIB_MM;
@@ -384,12 +390,12 @@ sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	    (1ULL << (bit & 63))) == 0)
 		return 0;
 
-	/* Who, before any branch: the verifier walks kernel types once. */
+	/* Who, before any branch: loads from the task itself cost the
+	 * verifier little (a walk into another structure costs it about a
+	 * millisecond: a helper for the credentials). */
 	f->rec.pod = pod;
 	f->rec.pid = t->tgid;
 	f->rec.tid = t->pid;
-	/* A helper, not t->cred: walking into another structure costs
-	 * the verifier about a millisecond, and this is a pod's syscall. */
 	bit = bpf_get_current_uid_gid();
 	f->rec.uid = (__u32)bit;
 	f->rec.gid = bit >> 32;
@@ -438,7 +444,7 @@ sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	} else if (kind == AREC_EXEC && ret == 0) {
 		/* The registers were reset for the new image too. */
 		f->rec.a0 = AT_FDCWD;
-		read_new_image(f, t);
+		read_new_image(f);
 	} else if (kind == AREC_EXEC) {
 		/* Failed: execve(path, argv, envp) or execveat(dirfd,
 		 * path, argv, envp, flags); one read_argv (each copy of it
