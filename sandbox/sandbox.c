@@ -54,7 +54,6 @@ struct pod {
 	uint64_t		 audit_cgid;	/* in the audit's map, or 0 */
 };
 
-
 static int	sandbox_dispatch_parent(struct imsg *);
 static int	sandbox_config_done(char *, size_t);
 static void	sandbox_spawn(struct imsg *);
