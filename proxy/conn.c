@@ -18,7 +18,10 @@
  * relay.  Here a read takes up to PROXY_BUF_MAX, a write is attempted
  * at once rather than on the next loop, and the events stay armed while
  * nothing changes.  Backpressure as with watermarks: a side is read only
- * while what it sent, buffered, is below PROXY_BUF_MAX.  (Tunnels were
+ * while what it sent, buffered, is below buf_cap(): PROXY_BUF_MAX, or
+ * PROXY_BUF_LOW while all connections' buffers together hold
+ * PROXY_BUF_HIGH or more (a callback on every buffer keeps the sum in
+ * buffered).  (Tunnels were
  * also tried with splice(2) through pipes: no faster, and no less CPU,
  * on loopback across the pod's namespace, as measured, for four more
  * descriptors a tunnel.)
@@ -185,6 +188,44 @@ static void	ep_readcb(int, short, void *);
 static void	ep_writecb(int, short, void *);
 
 static uint64_t	last_conn_id;
+/* Bytes in all connections' buffers; buf_cap() reads it. */
+static size_t	buffered;
+
+static void
+buf_count(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	(void)b;
+	(void)arg;
+	buffered += info->n_added;
+	buffered -= info->n_deleted;
+}
+
+/* What one direction may hold now (see PROXY_BUF_HIGH). */
+static size_t
+buf_cap(void)
+{
+	return buffered < PROXY_BUF_HIGH ? PROXY_BUF_MAX : PROXY_BUF_LOW;
+}
+
+static struct evbuffer *
+buf_new(void)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL ||
+	    evbuffer_add_cb(b, buf_count, NULL) == NULL)
+		fatalx("%s: out of memory", __func__);
+	return b;
+}
+
+static void
+buf_free(struct evbuffer *b)
+{
+	/* Drained first: freeing does not call the callback. */
+	evbuffer_drain(b, evbuffer_get_length(b));
+	evbuffer_free(b);
+}
 
 /* --- life of a connection ------------------------------------------- */
 
@@ -200,11 +241,11 @@ conn_new(struct pod *pod, int fd)
 	c->cl.c = c->up.c = c;
 	c->up.fd = -1;
 	c->denied = -1;
-	if ((c->cl.in = evbuffer_new()) == NULL ||
-	    (c->cl.out = evbuffer_new()) == NULL ||
-	    (c->up.in = evbuffer_new()) == NULL ||
-	    (c->up.out = evbuffer_new()) == NULL ||
-	    (c->timer = evtimer_new(proxy_base, conn_timer_cb, c)) == NULL)
+	c->cl.in = buf_new();
+	c->cl.out = buf_new();
+	c->up.in = buf_new();
+	c->up.out = buf_new();
+	if ((c->timer = evtimer_new(proxy_base, conn_timer_cb, c)) == NULL)
 		fatalx("%s: out of memory", __func__);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ep_open(&c->cl, fd);
@@ -259,10 +300,10 @@ conn_free(struct conn *c)
 	}
 	ep_close(&c->cl);
 	ep_close(&c->up);
-	evbuffer_free(c->cl.in);
-	evbuffer_free(c->cl.out);
-	evbuffer_free(c->up.in);
-	evbuffer_free(c->up.out);
+	buf_free(c->cl.in);
+	buf_free(c->cl.out);
+	buf_free(c->up.in);
+	buf_free(c->up.out);
 	event_free(c->timer);
 	http_msg_free(&c->req);
 	TAILQ_REMOVE(&c->pod->conns, c, entry);
@@ -800,7 +841,7 @@ conn_forward(struct conn *c)
 
 	/* The request body, client to origin, up to where it ends. */
 	while (!c->req_done && evbuffer_get_length(c->cl.in) > 0 &&
-	    evbuffer_get_length(c->up.out) < PROXY_BUF_MAX) {
+	    evbuffer_get_length(c->up.out) < buf_cap()) {
 		if (evbuffer_peek(c->cl.in, -1, NULL, &v, 1) < 1)
 			fatalx("%s: evbuffer_peek", __func__);
 		r = http_body_step(&c->reqbody, v.iov_base, v.iov_len, &n,
@@ -855,7 +896,7 @@ conn_forward(struct conn *c)
 			c->state = CS_CLOSING;
 			return 1;
 		}
-		if (evbuffer_get_length(c->cl.out) >= PROXY_BUF_MAX)
+		if (evbuffer_get_length(c->cl.out) >= buf_cap())
 			break;
 		if (evbuffer_peek(c->up.in, -1, NULL, &v, 1) < 1)
 			fatalx("%s: evbuffer_peek", __func__);
@@ -1383,13 +1424,14 @@ static size_t
 ep_room(struct conn *c, struct ep *e)
 {
 	struct ep	*o = e == &c->cl ? &c->up : &c->cl;
-	size_t		 used = evbuffer_get_length(e->in);
+	size_t		 used = evbuffer_get_length(e->in), cap = buf_cap();
 
+	/* Read to be dropped: what it holds goes at once. */
 	if (e == &c->cl && c->state == CS_CLOSING)
-		return PROXY_BUF_MAX;
+		return PROXY_BUF_LOW;
 	if (o->fd != -1 && (c->state == CS_FORWARD || c->state == CS_TUNNEL))
 		used += evbuffer_get_length(o->out);
-	return used < PROXY_BUF_MAX ? PROXY_BUF_MAX - used : 0;
+	return used < cap ? cap - used : 0;
 }
 
 static void

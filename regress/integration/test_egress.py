@@ -1848,3 +1848,109 @@ def test_net_events_all_delivered(netns):
         [("CONNECT", "example.test", 200)] * 13
     assert sorted(got) == sorted(want), \
         f"{len(got)} events of {len(want)}\n{r.describe()}"
+
+
+STALL = PRELUDE.replace("@T@", str(T)) + r'''
+# N tunnels to the echo server, each written to and never read, until
+# nothing moves for 2 s: every buffer on the way is full, the proxy's
+# included.  Small buffers on the worker's side, so that the proxy's
+# hold what is in flight.
+import select
+N = int(sys.argv[1])
+socks = []
+for i in range(N):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    s.connect(PROXY)
+    s.sendall(b"CONNECT example.test:7 HTTP/1.1\r\n"
+              b"Host: example.test:7\r\n\r\n")
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        d = s.recv(1)
+        if not d:
+            sys.exit("tunnel %d: closed" % i)
+        head += d
+    if not head.startswith(b"HTTP/1.1 200 "):
+        sys.exit("tunnel %d: %r" % (i, head))
+    s.setblocking(False)
+    socks.append(s)
+chunk = b"x" * 65536
+sent, last = 0, time.monotonic()
+while time.monotonic() - last < 2:
+    _, w, _ = select.select([], socks, [], 0.5)
+    for s in w:
+        try:
+            sent += s.send(chunk)
+            last = time.monotonic()
+        except BlockingIOError:
+            pass
+print("stalled", sent >> 20, flush=True)
+sys.stdin.readline()
+print("done")
+'''
+
+
+def _descendants(pid):
+    kids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for t in Path(f"/proc/{p}/task").iterdir():
+            try:
+                for c in (t / "children").read_text().split():
+                    kids.append(int(c))
+                    todo.append(int(c))
+            except OSError:
+                pass
+    return kids
+
+
+def _rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_proxy_buffers_bounded(netns):
+    # 64 tunnels whose client never reads: each direction's buffer in
+    # the proxy fills to its cap.  At 1 MiB a direction that would be
+    # 128 MiB; the proxy holds each direction to 256 KiB once its
+    # buffers hold 16 MiB in all (PROXY_BUF_HIGH), so it stays under
+    # 16 + 1 + 128 x 0.25 = 49 MiB of buffers.  Its RSS also counts the
+    # heap that partly filled buffers leave: 48-67 MiB seen here, and
+    # 145-166 MiB with PROXY_BUF_HIGH out of reach.  The namespace's TCP
+    # buffers are made small for the while, so that the kernel's hold
+    # less and the proxy's fill sooner.
+    n = 64
+    path = write_script(STALL, ".py", 0o644)
+    saved = {k: netns.run("sysctl", "-n", k).stdout.strip()
+             for k in ("net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem")}
+    for k in saved:
+        netns.run("sysctl", "-q", f"{k}=4096 16384 65536")
+    cmd = [*netns.nsenter(), str(_binary()), "run",
+           "--allow-net=example.test", "--pids", "256", path, str(n)]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=base_env(),
+                         start_new_session=True)
+    _register(p.pid)
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], 120)
+        line = p.stdout.readline() if ready else b""
+        assert line.startswith(b"stalled "), (line, p.poll())
+        proxies = [k for k in _descendants(p.pid)
+                   if b"proxy" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        assert len(proxies) == 1, proxies
+        rss = _rss_kib(proxies[0]) >> 10
+        print(f"sent {int(line.split()[1])} MiB; proxy RSS {rss} MiB")
+        assert rss < 100, f"the proxy holds {rss} MiB for {n} stalled " \
+            f"tunnels"
+        out, err = p.communicate(b"\n", timeout=TIMEOUT)
+        assert p.returncode == 0, err.decode(errors="replace")
+        assert out.endswith(b"done\n")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for k, v in saved.items():
+            netns.run("sysctl", "-q", f"{k}={v}")
