@@ -368,17 +368,22 @@ BENCH_HTTPD	:= $(B)/regress/bench/bench_httpd
 $(BENCH_HTTPD): $(call obj,regress/bench/bench_httpd.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The plain relay that bench_proxy.py measures as an anchor.
+BENCH_RELAY	:= $(B)/regress/bench/bench_relay
+$(BENCH_RELAY): $(call obj,regress/bench/bench_relay.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lpthread
+
 # The loop of bench_audit.py (run in pods and on the host).
 BENCH_AUDIT_LOOP := $(B)/regress/bench/bench_audit_loop
 $(BENCH_AUDIT_LOOP): $(call obj,regress/bench/bench_audit_loop.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-bench: all $(BENCHES) $(BENCH_HTTPD) $(BENCH_AUDIT_LOOP)
+bench: all $(BENCHES) $(BENCH_HTTPD) $(BENCH_RELAY) $(BENCH_AUDIT_LOOP)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
 	$(PYTHON) regress/bench/bench_serve.py
 	$(PYTHON) regress/bench/bench_startup.py
-	$(PYTHON) regress/bench/bench_proxy.py $(BENCH_HTTPD)
+	$(PYTHON) regress/bench/bench_proxy.py $(BENCH_HTTPD) $(BENCH_RELAY)
 	$(PYTHON) regress/bench/bench_audit.py $(BENCH_AUDIT_LOOP)
 
 # --- fuzzing: libFuzzer, bounded time, corpus in the tree ------------------

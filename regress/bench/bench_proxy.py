@@ -20,7 +20,13 @@ what is measured): bulk through a CONNECT tunnel, keep-alive with
 absolute-form requests (and, for comparison, the same GETs inside one
 CONNECT tunnel: the proxy's forwarding without its per-request parsing
 and decisions).  The client times itself, so a pod's start is
-not counted.  If tinyproxy or squid is installed, each runs in the
+not counted.  Anchors in the same run, for bulk: bench_relay (argv[2]),
+the plainest C relay (two threads, blocking reads and writes), with
+256 KiB buffers (issue 6's anchor: 0.66x of direct when it was written)
+and with 1 MiB ones (the proxy's reads), in the namespace between the
+client and the source; on this small VM, where direct's own figure
+varies by 2x with where the scheduler puts its two ends, they say how
+much of a ratio is the machine's.  If tinyproxy or squid is installed, each runs in the
 namespace too and the client goes through it the same way.  Each
 measurement is repeated BENCH_REPEAT times (default 3), interleaved so
 that machine noise hits each alike; the median is printed.
@@ -43,6 +49,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 PODRUNNER = os.environ.get("PODRUNNER_BIN") or os.path.join(ROOT, "podrunner")
 HTTPD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(
     ROOT, "build", "regress", "bench", "bench_httpd")
+RELAY = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else os.path.join(
+    ROOT, "build", "regress", "bench", "bench_relay")
 PYTHON = "/usr/bin/python3"
 
 BULK = int(os.environ.get("BENCH_BULK_MB", "512")) << 20
@@ -51,6 +59,8 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 ADDR = "93.184.216.34"
 HTTP_PORT, SOURCE_PORT = 80, 9000
+# bench_relay's ports, by buffer size
+RELAYS = {256 << 10: 9256, 1 << 20: 9999}
 POD_PROXY = "169.254.1.1:8080"
 TINYPROXY = "127.0.0.1:3128"
 SQUID = "127.0.0.1:3129"
@@ -256,6 +266,19 @@ def setup(ns):
         die(f"{HTTPD} did not start")
 
 
+def start_relays(ns):
+    """The bench_relay anchors: {label: port}; skipped if not built."""
+    if not os.access(RELAY, os.X_OK):
+        return {}
+    out = {}
+    for size, port in RELAYS.items():
+        if ns.start(RELAY, f"{ADDR}:{port}", f"{ADDR}:{SOURCE_PORT}",
+                    str(size), ready=b"ready") is None:
+            die(f"{RELAY} did not start")
+        out[f"C relay, {size >> 10} KiB"] = port
+    return out
+
+
 def start_tinyproxy(ns, d):
     exe = shutil.which("tinyproxy")
     if exe is None:
@@ -284,9 +307,11 @@ def start_squid(ns, d):
 
 
 def measure(ns, script, how, mode, amount):
-    """One run of the client; how: ("direct",) or (kind, proxy, pod)."""
-    via, proxy, pod = how
+    """One run of the client; how: (kind, proxy, pod[, port])."""
+    via, proxy, pod = how[:3]
     port = SOURCE_PORT if mode == "bulk" else HTTP_PORT
+    if len(how) > 3:
+        port = how[3]
     args = [script, mode, via, proxy, ADDR, str(port), str(amount)]
     if pod:
         cmd = ns.cmd(PODRUNNER, "run", f"--allow-net={ADDR}",
@@ -329,6 +354,8 @@ def main():
                 others[name] = addr
         bulk_ways = {"direct": ("direct", "-", False),
                      "podrunner (CONNECT)": ("connect", POD_PROXY, True)}
+        for name, port in start_relays(ns).items():
+            bulk_ways[name] = ("direct", "-", False, port)
         # GETs in a tunnel: the proxy's forwarding alone, without its
         # HTTP parsing and decisions per request (for comparison).
         rate_ways = {"direct": ("direct", "-", False),
