@@ -21,10 +21,11 @@
  * while what it sent, buffered, is below buf_cap(): PROXY_BUF_MAX, or
  * PROXY_BUF_LOW while all connections' buffers together hold
  * PROXY_BUF_HIGH or more (a callback on every buffer keeps the sum in
- * buffered).  (Tunnels were
- * also tried with splice(2) through pipes: no faster, and no less CPU,
- * on loopback across the pod's namespace, as measured, for four more
- * descriptors a tunnel.)
+ * buffered).  (Tunnels were also tried with splice(2) through pipes: no
+ * faster, and no less CPU, on loopback across the pod's namespace, as
+ * measured, for four more descriptors a tunnel; and with sockmap
+ * redirection by a BPF program: slower here, and it loses what is in
+ * flight when one side closes.)
  */
 #include <sys/types.h>
 #include <sys/queue.h>

@@ -33,13 +33,14 @@
 /*
  * Bytes buffered per direction: a side is not read while what it sent
  * (read but not yet written to the other side) is above this.  A read
- * takes up to as much: on loopback, 1 MiB reads move a tunnel's bulk at
- * 0.74x of direct where 256 KiB reads reached 0.64x (bench_proxy.py,
- * same run, this 2-vCPU VM: fewer reads, fewer wake-ups).  While the
- * proxy's buffers hold PROXY_BUF_HIGH or more in all, each direction is
- * held to PROXY_BUF_LOW, so that many slow readers cannot make the
- * proxy hold 1 MiB for each: its buffers stay under PROXY_BUF_HIGH +
- * PROXY_BUF_MAX + PROXY_BUF_LOW for each direction (two a connection).
+ * takes up to as much: on loopback, 1 MiB reads moved a tunnel's bulk
+ * at 0.65-0.81x of direct in most runs, where 256 KiB reads gave
+ * 0.58-0.64x (bench_proxy.py, this 2-vCPU VM: fewer reads, fewer
+ * wake-ups).  While the proxy's buffers hold PROXY_BUF_HIGH or more in
+ * all, each direction is held to PROXY_BUF_LOW, so that many slow
+ * readers cannot make the proxy hold 1 MiB for each: its buffers stay
+ * under PROXY_BUF_HIGH + PROXY_BUF_MAX + PROXY_BUF_LOW for each
+ * direction (two a connection).
  */
 #define PROXY_BUF_MAX		(1024 * 1024)
 #define PROXY_BUF_LOW		(256 * 1024)

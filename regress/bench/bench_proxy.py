@@ -26,10 +26,11 @@ the plainest C relay (two threads, blocking reads and writes), with
 and with 1 MiB ones (the proxy's reads), in the namespace between the
 client and the source; on this small VM, where direct's own figure
 varies by 2x with where the scheduler puts its two ends, they say how
-much of a ratio is the machine's.  If tinyproxy or squid is installed, each runs in the
-namespace too and the client goes through it the same way.  Each
-measurement is repeated BENCH_REPEAT times (default 3), interleaved so
-that machine noise hits each alike; the median is printed.
+much of a ratio is the machine's.  If tinyproxy or squid is installed,
+each runs in the namespace too and the client goes through it the same
+way.  Each measurement is repeated BENCH_REPEAT times (default 3),
+interleaved so that machine noise hits each alike; the median is
+printed.
 
 Targets (issue 6): bulk through the proxy >= 0.7x direct, keep-alive
 >= 0.5x direct.  Prints numbers and ratios; asserts nothing about time.
