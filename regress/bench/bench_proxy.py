@@ -25,8 +25,8 @@ the plainest C relay (two threads, blocking reads and writes), with
 256 KiB buffers (issue 6's anchor: 0.66x of direct when it was written)
 and with 1 MiB ones (the proxy's reads), in the namespace between the
 client and the source; on this small VM, where direct's own figure
-varies by 2x with where the scheduler puts its two ends, they say how
-much of a ratio is the machine's.  If tinyproxy or squid is installed,
+varies by up to 2x from one run to the next, they say how much of a
+ratio is the machine's.  If tinyproxy or squid is installed,
 each runs in the namespace too and the client goes through it the same
 way.  Each measurement is repeated BENCH_REPEAT times (default 3),
 interleaved so that machine noise hits each alike; the median is
