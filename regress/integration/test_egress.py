@@ -1918,7 +1918,7 @@ def test_proxy_buffers_bounded(netns):
     # 128 MiB; the proxy holds each direction to 256 KiB once its
     # buffers hold 16 MiB in all (PROXY_BUF_HIGH), so it stays under
     # 16 + 1 + 128 x 0.25 = 49 MiB of buffers.  Its RSS also counts the
-    # heap that partly filled buffers leave: 48-67 MiB seen here, and
+    # heap that partly filled buffers leave: 48-72 MiB seen here, and
     # 145-166 MiB with PROXY_BUF_HIGH out of reach.  The namespace's TCP
     # buffers are made small for the while, so that the kernel's hold
     # less and the proxy's fill sooner.
@@ -1943,8 +1943,12 @@ def test_proxy_buffers_bounded(netns):
         assert len(proxies) == 1, proxies
         rss = _rss_kib(proxies[0]) >> 10
         print(f"sent {int(line.split()[1])} MiB; proxy RSS {rss} MiB")
-        assert rss < 100, f"the proxy holds {rss} MiB for {n} stalled " \
-            f"tunnels"
+        # Under ASan (make check SANITIZE=1) the RSS is its shadow and
+        # its quarantine of freed memory more than the proxy's buffers:
+        # the tunnels still stall and end, the bound is not measured.
+        if os.environ.get("PODRUNNER_SANITIZE") != "1":
+            assert rss < 100, f"the proxy holds {rss} MiB for {n} " \
+                f"stalled tunnels"
         out, err = p.communicate(b"\n", timeout=TIMEOUT)
         assert p.returncode == 0, err.decode(errors="replace")
         assert out.endswith(b"done\n")
