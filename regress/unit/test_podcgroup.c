@@ -318,16 +318,40 @@ fork_into(struct pod_cgroup *p, int join_v2)
 	return pid;
 }
 
+/*
+ * A child in p running fn(a, b), returned once it has joined every
+ * hierarchy (it says so on a pipe): joining takes the kernel's cgroup
+ * locks, and how long that takes is no test's to guess.  join_v2: it
+ * joins v2 itself, as on a kernel without CLONE_INTO_CGROUP.
+ */
 static pid_t
-spawn_in(struct pod_cgroup *p, child_fn fn, int a, int b)
+spawn_joined(struct pod_cgroup *p, int join_v2, child_fn fn, int a, int b)
 {
+	int	fds[2];
+	char	c;
 	pid_t	pid;
 
-	if ((pid = fork_into(p, 0)) == 0) {
+	if (pipe(fds) == -1)
+		fail_msg("pipe: %s", strerror(errno));
+	if ((pid = fork_into(p, join_v2)) == 0) {
+		(void)close(fds[0]);
+		if (write(fds[1], "j", 1) != 1)
+			_exit(96);
+		(void)close(fds[1]);
 		fn(a, b);
 		_exit(98);
 	}
+	(void)close(fds[1]);
+	if (read(fds[0], &c, 1) != 1)
+		fail_msg("the child did not join its cgroups");
+	(void)close(fds[0]);
 	return pid;
+}
+
+static pid_t
+spawn_in(struct pod_cgroup *p, child_fn fn, int a, int b)
+{
+	return spawn_joined(p, 0, fn, a, b);
 }
 
 static int
@@ -959,15 +983,10 @@ test_two_pods(void **state)
 		assert_true(pod_cgroup_id(a) != pod_cgroup_id(b));
 		assert_true(pod_cgroup_id(a) != 0);
 	}
-	pa = spawn_in(a, child_sleep, 0, 0);
-	msleep(20);
+	pa = spawn_joined(a, 0, child_sleep, 0, 0);
 	assert_int_equal(pod_cgroup_populated(a), 1);
 	assert_int_equal(pod_cgroup_populated(b), 0);
-	if ((pb = fork_into(b, 1)) == 0) {
-		child_sleep(0, 0);
-		_exit(98);
-	}
-	msleep(20);
+	pb = spawn_joined(b, 1, child_sleep, 0, 0);
 	assert_int_equal(pod_cgroup_populated(b), 1);
 
 	moved = pod_lines(pa, ida, idb);
