@@ -10,6 +10,7 @@ what would make it fail.
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -241,9 +242,10 @@ def check_pod_resources(running_pod, relay, worker, want_size):
     /run/podrunner/<podid>/ctl.sock exist while the pod runs.  The
     implementation may instead remove both names as soon as the worker
     has attached (nothing can then be left behind or opened by anyone
-    else).  Either state passes, a mixture does not.  Fails if relay and
+    else).  Either state passes, a mixture does not (one seen while the
+    names are being removed must end with both gone).  Fails if relay and
     worker do not map the same segment, its size is not --shm-size, the
-    names are half removed, or (while they exist) the directory is not
+    names stay half removed, or (while they exist) the directory is not
     0700, ctl.sock is not a socket, or the segment is open to others.
     """
     podid, size = _pod_resources(running_pod, worker)
@@ -254,18 +256,38 @@ def check_pod_resources(running_pod, relay, worker, want_size):
     assert list(wmap.values()) == [size], f"mapped {wmap}, want {size}"
     seg = SHM_DIR / f"podrunner.{podid}"
     d = RUN_DIR / podid
-    if not seg.exists() and not os.path.lexists(d):
+
+    def names():
+        return seg.exists(), os.path.lexists(d)
+
+    # Removing them is a sequence (the segment, the directory's files,
+    # the directory), which this may look at in its middle: a mixture
+    # must end, within seconds, with both gone.
+    def settled():
+        deadline = time.monotonic() + 5
+        now = names()
+        while now[0] != now[1] and time.monotonic() < deadline:
+            time.sleep(0.01)
+            now = names()
+        assert now[0] == now[1], (
+            f"half removed: {seg} exists={now[0]}, {d} exists={now[1]}")
+        return now[0]
+
+    if not settled():
         return "unlinked"
-    assert seg.exists() and os.path.lexists(d), (
-        f"half removed: {seg} exists={seg.exists()}, "
-        f"{d} exists={os.path.lexists(d)}")
-    sst = seg.stat()
+    try:
+        sst = seg.stat()
+        dst = os.lstat(d)
+        sock = os.lstat(d / "ctl.sock")
+    except FileNotFoundError:
+        # The removal began after we looked.
+        assert not settled(), f"{seg} or {d} went, the other stayed"
+        return "unlinked"
     assert sst.st_size == size, f"{seg}: {sst.st_size} bytes, want {size}"
     assert sst.st_mode & 0o007 == 0, f"{seg} mode {oct(sst.st_mode)}"
-    dst = os.lstat(d)
     assert stat.S_ISDIR(dst.st_mode), d
     assert stat.S_IMODE(dst.st_mode) == 0o700, f"{d} mode {oct(dst.st_mode)}"
-    assert stat.S_ISSOCK(os.lstat(d / "ctl.sock").st_mode), \
+    assert stat.S_ISSOCK(sock.st_mode), \
         f"{d}/ctl.sock is not a socket: {os.listdir(d)}"
     return "named"
 
