@@ -1399,33 +1399,31 @@ pod_cgroup_limit_hit(struct pod_cgroup *p)
 	return LIMIT_NONE;
 }
 
-uint64_t
-pod_cgroup_memory_current(struct pod_cgroup *p)
+/* A number of the pod's memory controller, by its v2 or v1 name. */
+static uint64_t
+memory_value(struct pod_cgroup *p, const char *v2, const char *v1)
 {
 	char	buf[64];
 	int	i;
 
 	if (p == NULL || (i = cg.by[C_MEMORY]) == -1 || p->fd[i] == -1)
 		return 0;
-	if (cg_read(p->fd[i], cg.h[i].v2 ? "memory.current" :
-	    "memory.usage_in_bytes", buf, sizeof(buf)) == -1)
+	if (cg_read(p->fd[i], cg.h[i].v2 ? v2 : v1, buf, sizeof(buf)) == -1)
 		return 0;
 	return strtoull(buf, NULL, 10);
+}
+
+uint64_t
+pod_cgroup_memory_current(struct pod_cgroup *p)
+{
+	return memory_value(p, "memory.current", "memory.usage_in_bytes");
 }
 
 /* The most the pod used so far: 0 where the kernel does not say. */
 uint64_t
 pod_cgroup_memory_peak(struct pod_cgroup *p)
 {
-	char	buf[64];
-	int	i;
-
-	if (p == NULL || (i = cg.by[C_MEMORY]) == -1 || p->fd[i] == -1)
-		return 0;
-	if (cg_read(p->fd[i], cg.h[i].v2 ? "memory.peak" :
-	    "memory.max_usage_in_bytes", buf, sizeof(buf)) == -1)
-		return 0;
-	return strtoull(buf, NULL, 10);
+	return memory_value(p, "memory.peak", "memory.max_usage_in_bytes");
 }
 
 /* rmdir parent/id, waiting a little while it is busy. */
