@@ -274,6 +274,22 @@ def test_denial_message_and_grant(serve):
     s.finish()
 
 
+def test_submission_is_text(serve):
+    """A submission is text, compiled as compile(str) would: a coding
+    cookie in it is not applied a second time, and a syntax error is the
+    submission's, with its line."""
+    s = serve()
+    evs = s.run("# -*- coding: latin-1 -*-\nprint(len('\u00e9t\u00e9'))\n",
+                1)
+    assert output(evs) == "3\n"
+    evs = s.run("x = 1\nx = (\n", 2)
+    exc = [e["data"] for e in evs if e["type"] == "state" and
+           e["data"]["worker"] == "exception"]
+    assert exc and exc[0]["exc_type"] == "SyntaxError"
+    assert "line 2" in exc[0]["traceback"]
+    s.finish()
+
+
 def test_output_order_large_and_encoding(serve):
     s = serve()
     code = ("import sys\n"

@@ -289,6 +289,15 @@ def test_syntax_error(sup):
     assert sup.events() == ["exec_start", "exception", "exec_end"]
 
 
+def test_null_byte_in_source(sup):
+    """Source with a NUL is refused as compile() refuses it, not cut
+    short at the NUL and run."""
+    end, status, out, err = run_script(sup, b"print('before')\0\nprint(1)\n")
+    assert status == 1
+    assert out == ""
+    assert "null bytes" in err
+
+
 def test_atexit_and_threads_after_exec_end(sup):
     script = r"""
 import atexit, sys, threading, time

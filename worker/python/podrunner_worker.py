@@ -555,6 +555,41 @@ class Ring:
         raise ProtocolError("reading the ring: %s" % os.strerror(e))
 
 
+class _CompilerFlags(ctypes.Structure):
+    _fields_ = [("cf_flags", ctypes.c_int),
+                ("cf_feature_version", ctypes.c_int)]
+
+
+PyCF_SOURCE_IS_UTF8 = 0x0100
+PyCF_IGNORE_COOKIE = 0x0800
+Py_file_input = 257
+
+# Looked up now, before the hooks (a lookup raises ctypes.dlsym).
+_compile_string = ctypes.pythonapi.Py_CompileStringExFlags
+_compile_string.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+                            ctypes.POINTER(_CompilerFlags), ctypes.c_int]
+_compile_string.restype = ctypes.py_object
+
+
+def _compile(source, filename):
+    """compile(source, filename, "exec", dont_inherit=True), through the
+    C API that python3 itself compiles a script with.  The builtin first
+    asks whether the source is an ast object, and that builds the ast
+    module's hundred-odd types: about 1 ms, and a collection of the
+    garbage they make, at every run, which ``python3 script.py`` never
+    pays.  Its flags are the builtin's: a str is taken as decoded (its
+    coding cookie ignored), bytes as bytes (the cookie honoured)."""
+    flags = PyCF_SOURCE_IS_UTF8
+    if isinstance(source, str):
+        source = source.encode("utf-8")    # as compile() does
+        flags |= PyCF_IGNORE_COOKIE
+    if b"\0" in source:
+        # The builtin's own error for it (the C API would stop there).
+        return compile(source, filename, "exec", dont_inherit=True)
+    return _compile_string(source, os.fsencode(filename), Py_file_input,
+                           _CompilerFlags(flags, sys.version_info.minor), -1)
+
+
 class _Worker:
     """Protocol state shared by the runtime and check()."""
 
@@ -1970,7 +2005,7 @@ def _run(w, path, argv, source):
     _install_hooks(w)
     event = None
     try:
-        code = compile(source, path, "exec", dont_inherit=True)
+        code = _compile(source, path)
         exec(code, main.__dict__)
         status = 0
     except SystemExit as e:
@@ -2180,8 +2215,7 @@ def _serve(w, obj):
             hooks = True
         status, event, interrupted = 0, None, False
         try:
-            _exec_code(compile(code, name, "exec", dont_inherit=True),
-                       main.__dict__)
+            _exec_code(_compile(code, name), main.__dict__)
         except SystemExit as e:
             status = _exit_code(e.code)
         except KeyboardInterrupt as e:
