@@ -565,16 +565,28 @@ sandbox_sigchld(int sig, short ev, void *arg)
  * Kill every process of the pod: a short-lived child becomes the pod's
  * uid and sends SIGKILL to -1, which reaches exactly the processes of
  * that uid (the per-pod uid is the pod) and is atomic against fork.
+ * Not needed once a sandboxed pod's init has exited: its pid namespace
+ * is then empty (the kernel kills and reaps every process in it before
+ * the init's pidfd says it has exited), and nothing of the pod lives
+ * outside it; that is every pod's normal end, and the fork, setuid and
+ * wait cost about 0.4 ms of it.
  */
 static void
 pod_kill(struct pod *p)
 {
-	uid_t	uid = WORKER_UID_BASE + p->slot;
-	pid_t	pid;
+	struct pollfd	pfd;
+	uid_t		uid = WORKER_UID_BASE + p->slot;
+	pid_t		pid;
 
 	/* The cgroup first: atomic, whatever the uid of what is in it. */
 	if (p->cg != NULL)
 		(void)pod_cgroup_kill(p->cg);
+	if (p->cg != NULL && p->pidfd != -1) {
+		pfd.fd = p->pidfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+			return;
+	}
 	switch (pid = fork()) {
 	case -1:
 		log_warn("pod %s: fork to kill the pod", p->podid);
