@@ -409,7 +409,8 @@ fs_idmap_userns(uid_t inside, uid_t outside, gid_t ginside, gid_t goutside)
 	(void)snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
  done:
+	/* Released: it exits, and the caller reaps it (not waited for here:
+	 * its exit would be in every pod's start). */
 	close(pfd[1]);
-	(void)waitpid(pid, NULL, 0);
 	return nsfd;
 }

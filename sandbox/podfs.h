@@ -55,7 +55,8 @@ int	fsplan_run(const struct fsplan *, const char *, int, char *, size_t);
  * namespace) with /proc/sys read-only, root read-only. */
 int	fs_pivot(const char *, char *, size_t);
 /* A user namespace whose uid/gid map is "inside 1" -> "outside 1": for
- * idmapped mounts.  Returns its fd, -1 on error. */
+ * idmapped mounts.  Returns its fd, -1 on error.  The child that made it
+ * exits on its own: the caller reaps it (waitpid(-1, ...)). */
 int	fs_idmap_userns(uid_t, uid_t, gid_t, gid_t);
 
 #endif
