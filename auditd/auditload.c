@@ -5,7 +5,7 @@
  *
  * Its start, in order: die with the parent; close every inherited fd
  * but its channel; capabilities down to CAP_BPF and CAP_PERFMON; the
- * BPF object opened and loaded (about 15 ms of kernel CPU here, most of
+ * BPF object opened and loaded (about 5 ms of CPU here, most of
  * it the verifier), at once or after IMSG_AUDIT_LOAD (see loader_main);
  * attached after IMSG_AUDIT_LOAD if the policy enables the audit.  In
  * the meantime the parent configures the other processes, and the
@@ -28,6 +28,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btf.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -199,6 +200,202 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The kernel's BTF ids the program needs (the placeholders of
+ * podaudit.h): the kfunc bpf_rdonly_cast and struct task_struct.
+ * libbpf would find them by parsing the whole of the kernel's BTF
+ * (btf__load_vmlinux_btf: 7-9 ms here, more than the rest of the load);
+ * this walks the type records of /sys/kernel/btf/vmlinux, mapped,
+ * comparing the names of functions and structs only, until it has
+ * both.  The kernel checks what it is given: the call must name a kfunc
+ * of its BTF, the cast's id a struct.
+ */
+static int	kfunc_rdcast = -1, type_task = -1;
+
+static int
+btf_size_of(const struct btf_type *t, size_t *skip)
+{
+	__u32	vlen = BTF_INFO_VLEN(t->info);
+
+	switch (BTF_INFO_KIND(t->info)) {
+	case BTF_KIND_INT:
+	case BTF_KIND_VAR:
+	case BTF_KIND_DECL_TAG:
+		*skip = 4;
+		return 0;
+	case BTF_KIND_ARRAY:
+		*skip = sizeof(struct btf_array);
+		return 0;
+	case BTF_KIND_STRUCT:
+	case BTF_KIND_UNION:
+		*skip = vlen * sizeof(struct btf_member);
+		return 0;
+	case BTF_KIND_ENUM:
+		*skip = vlen * sizeof(struct btf_enum);
+		return 0;
+	case BTF_KIND_FUNC_PROTO:
+		*skip = vlen * sizeof(struct btf_param);
+		return 0;
+	case BTF_KIND_DATASEC:
+		*skip = vlen * sizeof(struct btf_var_secinfo);
+		return 0;
+	case BTF_KIND_ENUM64:
+		*skip = vlen * 3 * sizeof(__u32);
+		return 0;
+	case BTF_KIND_PTR:
+	case BTF_KIND_FWD:
+	case BTF_KIND_TYPEDEF:
+	case BTF_KIND_VOLATILE:
+	case BTF_KIND_CONST:
+	case BTF_KIND_RESTRICT:
+	case BTF_KIND_FUNC:
+	case BTF_KIND_FLOAT:
+	case BTF_KIND_TYPE_TAG:
+		*skip = 0;
+		return 0;
+	}
+	return -1;	/* a kind this walk cannot size */
+}
+
+static int
+btf_name_is(const char *strs, __u32 str_len, __u32 off, const char *name)
+{
+	size_t	n = strlen(name) + 1;
+
+	return off < str_len && str_len - off >= n &&
+	    memcmp(strs + off, name, n) == 0;
+}
+
+static int
+kernel_btf_ids(void)
+{
+	struct btf_header	 h;
+	const struct btf_type	*t;
+	const unsigned char	*p, *end;
+	const char		*strs;
+	unsigned char		*base;
+	struct stat		 sb;
+	size_t			 len, skip;
+	__u32			 id;
+	int			 fd;
+
+	if ((fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || sb.st_size < (off_t)sizeof(h)) {
+		close(fd);
+		return -1;
+	}
+	len = (size_t)sb.st_size;
+	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return -1;
+	memcpy(&h, base, sizeof(h));
+	if (h.magic != BTF_MAGIC || h.hdr_len > len ||
+	    h.type_off > len - h.hdr_len ||
+	    h.type_len > len - h.hdr_len - h.type_off ||
+	    h.str_off > len - h.hdr_len ||
+	    h.str_len > len - h.hdr_len - h.str_off)
+		goto out;
+	p = base + h.hdr_len + h.type_off;
+	end = p + h.type_len;
+	strs = (const char *)base + h.hdr_len + h.str_off;
+	for (id = 1; (size_t)(end - p) >= sizeof(*t) &&
+	    (kfunc_rdcast <= 0 || type_task <= 0); id++) {
+		t = (const struct btf_type *)(const void *)p;
+		if (btf_size_of(t, &skip) == -1)
+			break;
+		if (BTF_INFO_KIND(t->info) == BTF_KIND_FUNC &&
+		    btf_name_is(strs, h.str_len, t->name_off,
+		    "bpf_rdonly_cast"))
+			kfunc_rdcast = (int)id;
+		else if (BTF_INFO_KIND(t->info) == BTF_KIND_STRUCT &&
+		    type_task <= 0 &&
+		    btf_name_is(strs, h.str_len, t->name_off, "task_struct"))
+			type_task = (int)id;
+		if ((size_t)(end - p) - sizeof(*t) < skip)
+			break;
+		p += sizeof(*t) + skip;
+	}
+ out:
+	(void)munmap(base, len);
+	return kfunc_rdcast > 0 && type_task > 0 ? 0 : -1;
+}
+
+/*
+ * The program's section (podaudit.bpf.c) is ours, so that this runs
+ * before the load: the placeholders become the kfunc's call and the
+ * type's id.
+ */
+static int
+prepare_load(struct bpf_program *prog, struct bpf_prog_load_opts *opts,
+    long cookie)
+{
+	const struct bpf_insn	*in = bpf_program__insns(prog);
+	struct bpf_insn		*insns;
+	size_t			 i, n = bpf_program__insn_cnt(prog);
+	int			 calls = 0, ids = 0, rc;
+
+	(void)opts;
+	(void)cookie;
+	if ((insns = calloc(n, sizeof(*insns))) == NULL)
+		return -ENOMEM;
+	memcpy(insns, in, n * sizeof(*insns));
+	for (i = 0; i < n; i++) {
+		if (insns[i].code == (BPF_JMP | BPF_CALL) &&
+		    insns[i].src_reg == 0 &&
+		    insns[i].imm == PODAUDIT_RDCAST_CALL) {
+			if (kfunc_rdcast > 0 && type_task > 0) {
+				insns[i].src_reg = BPF_PSEUDO_KFUNC_CALL;
+				insns[i].off = 0;	/* the kernel's BTF */
+				insns[i].imm = kfunc_rdcast;
+			} else {
+				/* No cast: r0 = r1, the trusted pointer
+				 * itself (slower to verify, as fast). */
+				insns[i].code = BPF_ALU64 | BPF_MOV | BPF_X;
+				insns[i].dst_reg = BPF_REG_0;
+				insns[i].src_reg = BPF_REG_1;
+				insns[i].off = 0;
+				insns[i].imm = 0;
+			}
+			calls++;
+		} else if ((insns[i].code == (BPF_ALU64 | BPF_MOV | BPF_K) ||
+		    insns[i].code == (BPF_ALU | BPF_MOV | BPF_K)) &&
+		    insns[i].dst_reg == BPF_REG_2 &&
+		    insns[i].imm == PODAUDIT_RDCAST_TASK) {
+			insns[i].imm = type_task > 0 ? type_task : 0;
+			ids++;
+		}
+	}
+	/* As many ids as calls, each set right before its call. */
+	rc = calls > 0 && calls == ids ?
+	    bpf_program__set_insns(prog, insns, n) : -EINVAL;
+	free(insns);
+	return rc;
+}
+
+/* The object opened, its program's placeholders to be resolved. */
+static struct podaudit *
+do_open(char *err, size_t errlen)
+{
+	LIBBPF_OPTS(libbpf_prog_handler_opts, hopts,
+	    .prog_prepare_load_fn = prepare_load);
+	struct podaudit	*skel;
+
+	/* Without the ids (before Linux 6.2, or a BTF that cannot be
+	 * mapped, before 6.16), the program walks without the cast. */
+	(void)kernel_btf_ids();
+	if (libbpf_register_prog_handler("podrunner.raw_tp/",
+	    BPF_PROG_TYPE_RAW_TRACEPOINT, 0, &hopts) < 0) {
+		seterr(err, errlen, "registering the program's section",
+		    errno);
+		return NULL;
+	}
+	if ((skel = podaudit__open()) == NULL)
+		seterr(err, errlen, "opening the BPF object", errno);
+	return skel;
 }
 
 static int
@@ -383,14 +580,9 @@ loader_main(int fd, int eager)
 	if (!eager)
 		settings(&ib, &cfg);
 	t0 = now_us();
-	if (loader_prepare(err, sizeof(err)) == 0) {
-		if ((skel = podaudit__open()) == NULL)
-			seterr(err, sizeof(err), "opening the BPF object",
-			    errno);
-		else
-			(void)do_load(skel, AUDIT_RING_DEFAULT, err,
-			    sizeof(err));
-	}
+	if (loader_prepare(err, sizeof(err)) == 0 &&
+	    (skel = do_open(err, sizeof(err))) != NULL)
+		(void)do_load(skel, AUDIT_RING_DEFAULT, err, sizeof(err));
 	tload = now_us() - t0;
 	if (eager)
 		settings(&ib, &cfg);
@@ -528,15 +720,12 @@ audit_probe(char *err, size_t errlen, double *ms)
 		t0 = now_us();
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.enabled = 1;
-		if (loader_prepare(res.err, sizeof(res.err)) == 0) {
-			if ((skel = podaudit__open()) == NULL)
-				seterr(res.err, sizeof(res.err),
-				    "opening the BPF object", errno);
-			else if (do_load(skel, AUDIT_RING_DEFAULT, res.err,
-			    sizeof(res.err)) == 0 && do_attach(skel, &cfg, &l,
-			    res.err, sizeof(res.err)) == 0)
-				res.ok = 1;
-		}
+		if (loader_prepare(res.err, sizeof(res.err)) == 0 &&
+		    (skel = do_open(res.err, sizeof(res.err))) != NULL &&
+		    do_load(skel, AUDIT_RING_DEFAULT, res.err,
+		    sizeof(res.err)) == 0 && do_attach(skel, &cfg, &l,
+		    res.err, sizeof(res.err)) == 0)
+			res.ok = 1;
 		res.us = (uint32_t)(now_us() - t0);
 		(void)!write(p[1], &res, sizeof(res));
 		_exit(0);

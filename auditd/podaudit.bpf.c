@@ -130,11 +130,32 @@ struct {
 #define O_CREAT		0100
 #define O_TRUNC		01000
 
-/* The task's cgroup v2 id, without a helper call. */
+/*
+ * bpf_rdonly_cast(), a kfunc of the kernel (6.2 and later), called
+ * through a placeholder: the loader makes this helper call a call of
+ * the kfunc, and RDCAST_TASK the kernel's BTF id of struct task_struct
+ * (auditload.c), which libbpf would otherwise find by parsing the whole
+ * of the kernel's BTF (7-9 ms here).  An unpatched program does not
+ * load: no helper has this number.
+ */
+static void *(*const rdonly_cast)(const void *, __u32) =
+    (void *)PODAUDIT_RDCAST_CALL;
+
+/*
+ * The task's cgroup v2 id, without a helper call: loads from the task's
+ * structures.  Through the cast: walked from a trusted pointer, each
+ * pointer the walk loads makes the verifier search the kernel's BTF by
+ * name, up to four times, for the types that keep their trust (the
+ * search is linear: 70% of the program's verification, 7-8 ms of a
+ * run's start here); from the cast's untrusted one, it does not.  The
+ * loads are the same either way, faults reading as 0.
+ */
 static __always_inline __u64
 task_cgid(struct task_struct *t)
 {
-	return t->cgroups->dfl_cgrp->kn->id;
+	struct task_struct	*u = rdonly_cast(t, PODAUDIT_RDCAST_TASK);
+
+	return u->cgroups->dfl_cgrp->kn->id;
 }
 
 /*
@@ -357,7 +378,7 @@ calibrate(struct task_struct *t, __u64 cgid)
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
+SEC("podrunner.raw_tp/sys_exit")
 int
 sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {

@@ -17,6 +17,15 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * Placeholders in the program that the loader resolves (podaudit.bpf.c,
+ * auditload.c): a helper call that becomes a call of the kfunc
+ * bpf_rdonly_cast, and the constant that becomes the kernel's BTF id of
+ * struct task_struct.
+ */
+#define PODAUDIT_RDCAST_CALL	0x7ff0
+#define PODAUDIT_RDCAST_TASK	0x7ff1
+
 /* What a record is about (arec.kind). */
 #define AREC_OPEN	1	/* open, creat, openat, openat2: path */
 #define AREC_EXEC	2	/* execve, execveat: path, then argv */

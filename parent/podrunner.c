@@ -117,7 +117,7 @@ main(int argc, char *argv[])
 	}
 	/*
 	 * The audit's loader, first thing: it loads the BPF programs
-	 * (15 ms of CPU here) while we and the daemons start, and attaches
+	 * (about 5 ms of CPU here) while we and the daemons start, and attaches
 	 * them once the sandbox, which gets its channel, knows the policy.
 	 * At once only without a policy document, whose defaults enable
 	 * the audit: a document may disable it, and then it must cost
