@@ -460,6 +460,12 @@ import ctypes
 attempt("libc", lambda: ctypes.CDLL("libc.so.6").getpid() == os.getpid())
 """
     run("ffi-none", body, expect=denied("libc", "ffi", libc))
+    # The running program loads nothing: what ctypes.pythonapi already is.
+    run("ffi-self", """\
+import ctypes
+attempt("self", lambda: ctypes.CDLL(None).getpid() == os.getpid())
+attempt("pythonapi", lambda: ctypes.pythonapi.Py_IsInitialized())
+""", expect=ok("self", True) + ok("pythonapi", 1))
     run("ffi-allow", body, ["--allow-ffi"], expect=ok("libc", True))
     run("ffi-allow-path", body, [f"--allow-ffi={libc}"],
         expect=ok("libc", True))

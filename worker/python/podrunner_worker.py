@@ -219,8 +219,8 @@ load as its own.  Audit events and what they ask:
                         other PATH-searching forms: of the name given)
     ctypes.dlopen       FFI: the library's path (a loaded library's from
                         /proc/self/maps, else LD_LIBRARY_PATH, ld.so.conf
-                        and the default directories); CDLL(None) is the
-                        interpreter
+                        and the default directories); not CDLL(None), the
+                        running interpreter, which loads nothing
     os.putenv, os.unsetenv
                         ENV of the name (so setting and deleting
                         os.environ items asks)
@@ -276,9 +276,9 @@ What they cannot see:
 - a relative path opened with dir_fd= is resolved against the current
   directory (the "open" event does not carry the fd; os.fwalk's own
   opens and the other events' dir_fd arguments are handled);
-- ctypes: libraries loaded before the hooks (ctypes.pythonapi, the C
-  library through it) are usable without asking, and ctypes can undo
-  anything in the process; so can code that reaches the originals
+- ctypes: the running program (CDLL(None), ctypes.pythonapi) and what
+  it has loaded (the C library among them) are usable without asking,
+  and ctypes can undo anything in the process; so can code that reaches the originals
   (posix.getuid, _socket, os.environ._data, posix.environ) or rebinds
   this module's objects;
 - a signal handler that runs while the runtime resolves a target (a
@@ -300,8 +300,8 @@ import _json
 import _signal
 import _socket
 import _thread
+import _ctypes
 import binascii
-import ctypes
 import errno
 import fcntl
 import itertools
@@ -499,38 +499,99 @@ def _warn(msg):
         pass
 
 
+# --- the C calls: ctypes' own C module, not the ctypes package ----------------
+#
+# The package's Python half (ctypes/__init__ and what it imports) costs
+# about 1.5 ms of every start for a handful of types; these are the same
+# types, made from the same C module.  The script's own "import ctypes"
+# loads the package as python3 would.
+
+class _c_int(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class _c_void_p(_ctypes._SimpleCData):
+    _type_ = "P"
+
+
+class _c_char_p(_ctypes._SimpleCData):
+    _type_ = "z"
+
+
+class _c_char(_ctypes._SimpleCData):
+    _type_ = "c"
+
+
+class _py_object(_ctypes._SimpleCData):
+    _type_ = "O"
+
+
+# size_t and ssize_t as ctypes picks them: the integer as wide as a pointer.
+_c_size_t, _c_ssize_t = next(
+    (type("_c_size_t", (_ctypes._SimpleCData,), {"_type_": c.upper()}),
+     type("_c_ssize_t", (_ctypes._SimpleCData,), {"_type_": c}))
+    for c in ("l", "q", "i")
+    if struct.calcsize(c) == struct.calcsize("P"))
+
+
+class _CFunction(_ctypes.CFuncPtr):
+    """A C function of a library, errno kept (ctypes' CDLL(use_errno))."""
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _c_int
+
+
+class _PyFunction(_ctypes.CFuncPtr):
+    """A function of the Python C API, called with the GIL held and its
+    exception raised (ctypes' PyDLL)."""
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_PYTHONAPI
+    _restype_ = _c_int
+
+
+class _Library:
+    """A loaded library: its handle, and its functions by name."""
+
+    def __init__(self, path, function=_CFunction):
+        self._handle = _ctypes.dlopen(path, os.RTLD_LOCAL)
+        self._function = function
+
+    def function(self, name, argtypes, restype):
+        f = self._function((name, self))
+        f.argtypes = argtypes
+        f.restype = restype
+        return f
+
+
+def _string_buffer(n):
+    return (_c_char * n)()
+
+
 class Ring:
     """The worker's end of the libpodshm rings, through ctypes."""
 
     def __init__(self, libpath, name, size):
-        lib = ctypes.CDLL(libpath, use_errno=True)
-        vp, sz = ctypes.c_void_p, ctypes.c_size_t
-        lib.podshm_open.argtypes = [ctypes.c_char_p, sz, ctypes.c_int]
-        lib.podshm_open.restype = vp
-        lib.podshm_close.argtypes = [vp]
-        lib.podshm_close.restype = None
-        lib.podshm_max_frame.argtypes = [vp]
-        lib.podshm_max_frame.restype = sz
-        lib.podshm_send.argtypes = [vp, ctypes.c_char_p, sz]
-        lib.podshm_send.restype = ctypes.c_int
-        lib.podshm_recv.argtypes = [vp, vp, sz]
-        lib.podshm_recv.restype = ctypes.c_ssize_t
-        lib.podshm_peek_len.argtypes = [vp]
-        lib.podshm_peek_len.restype = ctypes.c_ssize_t
+        lib = _Library(libpath)
+        vp, sz = _c_void_p, _c_size_t
+        self._open = lib.function("podshm_open", [_c_char_p, sz, _c_int],
+                                  vp)
+        self._max_frame = lib.function("podshm_max_frame", [vp], sz)
+        self._send = lib.function("podshm_send", [vp, _c_char_p, sz],
+                                  _c_int)
+        self._recv = lib.function("podshm_recv", [vp, vp, sz], _c_ssize_t)
+        self._peek_len = lib.function("podshm_peek_len", [vp], _c_ssize_t)
         self._lib = lib
-        ctypes.set_errno(0)
-        self._shm = lib.podshm_open(os.fsencode(name), size, PODSHM_WORKER)
+        _ctypes.set_errno(0)
+        self._shm = self._open(os.fsencode(name), size, PODSHM_WORKER)
         if not self._shm:
-            e = ctypes.get_errno()
+            e = _ctypes.get_errno()
             raise OSError(e, os.strerror(e))
-        self.max_frame = lib.podshm_max_frame(self._shm)
-        self._buf = ctypes.create_string_buffer(min(self.max_frame, RECV_BUF))
+        self.max_frame = self._max_frame(self._shm)
+        self._buf = _string_buffer(min(self.max_frame, RECV_BUF))
 
     def send(self, data):
         """True if sent, False if the ring is full; raises otherwise."""
-        if self._lib.podshm_send(self._shm, data, len(data)) == 0:
+        if self._send(self._shm, data, len(data)) == 0:
             return True
-        e = ctypes.get_errno()
+        e = _ctypes.get_errno()
         if e == errno.EAGAIN:
             return False
         if e == errno.EPROTO:
@@ -539,14 +600,14 @@ class Ring:
 
     def recv(self):
         """The next frame's bytes, or None if the ring is empty."""
-        n = self._lib.podshm_peek_len(self._shm)
+        n = self._peek_len(self._shm)
         if n > len(self._buf):
-            self._buf = ctypes.create_string_buffer(n)
+            self._buf = _string_buffer(n)
         if n >= 0:
-            n = self._lib.podshm_recv(self._shm, self._buf, len(self._buf))
+            n = self._recv(self._shm, self._buf, len(self._buf))
         if n >= 0:
-            return ctypes.string_at(self._buf, n)
-        e = ctypes.get_errno()
+            return bytes(memoryview(self._buf)[:n])
+        e = _ctypes.get_errno()
         if e == errno.EAGAIN:
             return None
         if e == errno.EPROTO:
@@ -555,9 +616,8 @@ class Ring:
         raise ProtocolError("reading the ring: %s" % os.strerror(e))
 
 
-class _CompilerFlags(ctypes.Structure):
-    _fields_ = [("cf_flags", ctypes.c_int),
-                ("cf_feature_version", ctypes.c_int)]
+class _CompilerFlags(_ctypes.Structure):
+    _fields_ = [("cf_flags", _c_int), ("cf_feature_version", _c_int)]
 
 
 PyCF_SOURCE_IS_UTF8 = 0x0100
@@ -565,10 +625,10 @@ PyCF_IGNORE_COOKIE = 0x0800
 Py_file_input = 257
 
 # Looked up now, before the hooks (a lookup raises ctypes.dlsym).
-_compile_string = ctypes.pythonapi.Py_CompileStringExFlags
-_compile_string.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-                            ctypes.POINTER(_CompilerFlags), ctypes.c_int]
-_compile_string.restype = ctypes.py_object
+_compile_string = _Library(None, _PyFunction).function(
+    "Py_CompileStringExFlags",
+    [_c_char_p, _c_char_p, _c_int, _ctypes.POINTER(_CompilerFlags), _c_int],
+    _py_object)
 
 
 def _compile(source, filename):
@@ -1093,8 +1153,6 @@ class _Guard:
 
     def library(self, name):
         """The absolute path dlopen(name) loads, when it can be told."""
-        if name is None or name == "" or name == b"":
-            return os.path.realpath(sys.executable or "/proc/self/exe")
         p = _fspath(name)
         if p is None:
             return None
@@ -1434,7 +1492,13 @@ def _on_pty_spawn(g, args):
 
 
 def _on_dlopen(g, args):
-    target = g.library(args[0] if args else None)
+    name = args[0] if args else None
+    # dlopen(NULL) is the running program: nothing is loaded, and its
+    # symbols, the C library's among them, are ctypes.pythonapi's, which
+    # "import ctypes" itself opens this way.
+    if name is None or name == "" or name == b"":
+        return
+    target = g.library(name)
     if target is not None:
         g.require(FFI, target)
 
