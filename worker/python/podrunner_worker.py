@@ -291,26 +291,35 @@ What they cannot see:
 """
 
 # Start-up cost counts (every run pays it before the script starts):
-# only C modules and small ones here.  json, socket, signal, shutil and
-# linecache would bring re, enum and collections in; the C parts do
-# (_json, _socket, _signal), and wrappers in modules the script may
-# import are installed when it does (_when_imported).
+# only C modules here (and os, which the interpreter has loaded already).
+# json, socket, signal, shutil and linecache would bring re, enum and
+# collections in, struct and types are Python wrappers; the C parts do
+# (_json, _socket, _signal, _struct), and wrappers in modules the script
+# may import are installed when it does (_when_imported).
+import _ctypes
 import _frozen_importlib_external
 import _json
 import _signal
 import _socket
+import _struct
 import _thread
-import _ctypes
 import binascii
 import errno
 import fcntl
 import itertools
 import os
 import select
-import struct
 import sys
 import time
-import types
+
+# The types of the types module, which costs its import (0.2 ms).
+_ModuleType = type(sys)
+_SimpleNamespace = type(sys.implementation)
+try:
+    raise TypeError
+except TypeError as _e:
+    _TracebackType = type(_e.__traceback__)
+    del _e
 
 __all__ = ["check", "DENY", "ALLOW", "WARN", "FS_READ", "FS_WRITE",
            "NET_CONNECT", "EXEC", "LISTDIR", "ENV", "FFI", "SYS"]
@@ -342,7 +351,7 @@ WARN = 2
 NOTE_DATA = 0x10
 NOTE_STOP = 0x11
 
-CTL_MSG = struct.Struct("<BI")
+CTL_MSG = _struct.Struct("<BI")
 READY = b"READY\n"
 SEND_TIMEOUT = 2.0
 RECV_BUF = 64 * 1024        # grown on demand, up to the largest frame
@@ -383,7 +392,7 @@ def _json_dumps(obj):
     return "".join(_json_encode(obj, 0))
 
 
-_json_scan = _json.make_scanner(types.SimpleNamespace(
+_json_scan = _json.make_scanner(_SimpleNamespace(
     strict=True, object_hook=None, object_pairs_hook=None,
     parse_float=float, parse_int=int,
     parse_constant={"-Infinity": float("-inf"), "Infinity": float("inf"),
@@ -531,7 +540,7 @@ _c_size_t, _c_ssize_t = next(
     (type("_c_size_t", (_ctypes._SimpleCData,), {"_type_": c.upper()}),
      type("_c_ssize_t", (_ctypes._SimpleCData,), {"_type_": c}))
     for c in ("l", "q", "i")
-    if struct.calcsize(c) == struct.calcsize("P"))
+    if _struct.calcsize(c) == _struct.calcsize("P"))
 
 
 class _CFunction(_ctypes.CFuncPtr):
@@ -1921,7 +1930,7 @@ def _user_traceback(tb):
         tb = tb.tb_next
     out = None
     for t in reversed(kept):
-        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+        out = _TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
     return out
 
 
@@ -2041,7 +2050,7 @@ def _run(w, path, argv, source):
     import atexit
     import builtins
 
-    main = types.ModuleType("__main__")
+    main = _ModuleType("__main__")
     main.__dict__.update({
         "__file__": path,
         "__builtins__": builtins,
@@ -2216,7 +2225,7 @@ def _ring_stdio(w):
 
 def _new_main():
     import builtins
-    main = types.ModuleType("__main__")
+    main = _ModuleType("__main__")
     main.__dict__.update({"__builtins__": builtins, "__file__": None,
                           "__cached__": None})
     sys.modules["__main__"] = main
