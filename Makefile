@@ -82,7 +82,8 @@ PODRUNNER_SRCS	:= parent/podrunner.c parent/cli.c parent/proc.c parent/pod.c \
 		   policyd/policyd.c policyd/policy.c policyd/match.c \
 		   policyd/decide.c policyd/builtin.c policyd/policy_imsg.c \
 		   proxy/proxy.c proxy/conn.c proxy/http.c auditd/auditd.c \
-		   auditd/auditload.c auditd/auditring.c auditd/auditfmt.c \
+		   auditd/auditload.c auditd/auditbtf.c auditd/auditring.c \
+		   auditd/auditfmt.c \
 		   sandbox/sandbox.c sandbox/relay.c sandbox/spawn.c sandbox/podinit.c \
 		   sandbox/ctlmsg.c sandbox/podfs.c sandbox/podseccomp.c \
 		   sandbox/podlandlock.c sandbox/podcgroup.c sandbox/podnet.c
@@ -332,7 +333,7 @@ $(B)/regress/unit/test_podlandlock: $(call obj,regress/unit/test_podlandlock.c s
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 $(B)/regress/unit/test_podcgroup: $(call obj,regress/unit/test_podcgroup.c sandbox/podcgroup.c) $(LOGUTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
-$(B)/regress/unit/test_auditd: $(call obj,regress/unit/test_auditd.c auditd/auditring.c auditd/auditfmt.c)
+$(B)/regress/unit/test_auditd: $(call obj,regress/unit/test_auditd.c auditd/auditring.c auditd/auditfmt.c auditd/auditbtf.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 $(B)/regress/unit/test_podshm: $(call obj,regress/unit/test_podshm.c) $(PODSHM_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lrt

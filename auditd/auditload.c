@@ -28,7 +28,6 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/btf.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -41,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auditbtf.h"
 #include "auditload.h"
 #include "imsg.h"
 #include "log.h"
@@ -207,83 +207,23 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
  * podaudit.h): the kfunc bpf_rdonly_cast and struct task_struct.
  * libbpf would find them by parsing the whole of the kernel's BTF
  * (btf__load_vmlinux_btf: 7-9 ms here, more than the rest of the load);
- * this walks the type records of /sys/kernel/btf/vmlinux, mapped,
- * comparing the names of functions and structs only, until it has
- * both.  The kernel checks what it is given: the call must name a kfunc
- * of its BTF, the cast's id a struct.
+ * audit_btf_ids() walks the type records of /sys/kernel/btf/vmlinux,
+ * mapped, until it has both (0.7 ms).  The kernel checks what it is
+ * given: the call must name a kfunc of its BTF, the cast's id a struct.
  */
 static int	kfunc_rdcast = -1, type_task = -1;
 
 static int
-btf_size_of(const struct btf_type *t, size_t *skip)
-{
-	__u32	vlen = BTF_INFO_VLEN(t->info);
-
-	switch (BTF_INFO_KIND(t->info)) {
-	case BTF_KIND_INT:
-	case BTF_KIND_VAR:
-	case BTF_KIND_DECL_TAG:
-		*skip = 4;
-		return 0;
-	case BTF_KIND_ARRAY:
-		*skip = sizeof(struct btf_array);
-		return 0;
-	case BTF_KIND_STRUCT:
-	case BTF_KIND_UNION:
-		*skip = vlen * sizeof(struct btf_member);
-		return 0;
-	case BTF_KIND_ENUM:
-		*skip = vlen * sizeof(struct btf_enum);
-		return 0;
-	case BTF_KIND_FUNC_PROTO:
-		*skip = vlen * sizeof(struct btf_param);
-		return 0;
-	case BTF_KIND_DATASEC:
-		*skip = vlen * sizeof(struct btf_var_secinfo);
-		return 0;
-	case BTF_KIND_ENUM64:
-		*skip = vlen * 3 * sizeof(__u32);
-		return 0;
-	case BTF_KIND_PTR:
-	case BTF_KIND_FWD:
-	case BTF_KIND_TYPEDEF:
-	case BTF_KIND_VOLATILE:
-	case BTF_KIND_CONST:
-	case BTF_KIND_RESTRICT:
-	case BTF_KIND_FUNC:
-	case BTF_KIND_FLOAT:
-	case BTF_KIND_TYPE_TAG:
-		*skip = 0;
-		return 0;
-	}
-	return -1;	/* a kind this walk cannot size */
-}
-
-static int
-btf_name_is(const char *strs, __u32 str_len, __u32 off, const char *name)
-{
-	size_t	n = strlen(name) + 1;
-
-	return off < str_len && str_len - off >= n &&
-	    memcmp(strs + off, name, n) == 0;
-}
-
-static int
 kernel_btf_ids(void)
 {
-	struct btf_header	 h;
-	const struct btf_type	*t;
-	const unsigned char	*p, *end;
-	const char		*strs;
-	unsigned char		*base;
-	struct stat		 sb;
-	size_t			 len, skip;
-	__u32			 id;
-	int			 fd;
+	struct stat	 sb;
+	void		*base;
+	size_t		 len;
+	int		 fd, rc;
 
 	if ((fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(fd, &sb) == -1 || sb.st_size < (off_t)sizeof(h)) {
+	if (fstat(fd, &sb) == -1 || sb.st_size <= 0) {
 		close(fd);
 		return -1;
 	}
@@ -292,36 +232,10 @@ kernel_btf_ids(void)
 	close(fd);
 	if (base == MAP_FAILED)
 		return -1;
-	memcpy(&h, base, sizeof(h));
-	if (h.magic != BTF_MAGIC || h.hdr_len > len ||
-	    h.type_off > len - h.hdr_len ||
-	    h.type_len > len - h.hdr_len - h.type_off ||
-	    h.str_off > len - h.hdr_len ||
-	    h.str_len > len - h.hdr_len - h.str_off)
-		goto out;
-	p = base + h.hdr_len + h.type_off;
-	end = p + h.type_len;
-	strs = (const char *)base + h.hdr_len + h.str_off;
-	for (id = 1; (size_t)(end - p) >= sizeof(*t) &&
-	    (kfunc_rdcast <= 0 || type_task <= 0); id++) {
-		t = (const struct btf_type *)(const void *)p;
-		if (btf_size_of(t, &skip) == -1)
-			break;
-		if (BTF_INFO_KIND(t->info) == BTF_KIND_FUNC &&
-		    btf_name_is(strs, h.str_len, t->name_off,
-		    "bpf_rdonly_cast"))
-			kfunc_rdcast = (int)id;
-		else if (BTF_INFO_KIND(t->info) == BTF_KIND_STRUCT &&
-		    type_task <= 0 &&
-		    btf_name_is(strs, h.str_len, t->name_off, "task_struct"))
-			type_task = (int)id;
-		if ((size_t)(end - p) - sizeof(*t) < skip)
-			break;
-		p += sizeof(*t) + skip;
-	}
- out:
+	rc = audit_btf_ids(base, len, "bpf_rdonly_cast", "task_struct",
+	    &kfunc_rdcast, &type_task);
 	(void)munmap(base, len);
-	return kfunc_rdcast > 0 && type_task > 0 ? 0 : -1;
+	return rc;
 }
 
 /*

@@ -3,7 +3,9 @@
  * (auditd/auditring.c) over memory laid out as the kernel lays out a
  * BPF ring buffer map, with the bad headers next to the good ones; the
  * record check (arec_view) and the syslog and JSON lines
- * (auditd/auditfmt.c).
+ * (auditd/auditfmt.c); the loader's walk of the kernel's BTF
+ * (auditd/auditbtf.c) over blobs built here, whole, cut short and
+ * malformed.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -22,7 +24,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <linux/btf.h>
 
+#include "auditbtf.h"
 #include "auditfmt.h"
 #include "auditring.h"
 #include "podaudit.h"
@@ -447,6 +451,185 @@ test_fmt_flags(void **state)
 	assert_string_equal(b, "O_WRONLY|O_DSYNC|O_SYNC|0x40000000");
 }
 
+
+/* --- the BTF walk ------------------------------------------------------------ */
+
+/* A BTF blob built in memory: header, type records, strings. */
+struct bblob {
+	uint8_t		types[512];
+	size_t		ntypes;
+	char		strs[256];
+	size_t		nstrs;
+	uint8_t		out[1024];
+	size_t		len;
+};
+
+static uint32_t
+bb_str(struct bblob *b, const char *s)
+{
+	uint32_t	off = (uint32_t)b->nstrs;
+
+	if (b->nstrs == 0) {
+		b->strs[0] = '\0';	/* offset 0 is the empty name */
+		b->nstrs = off = 1;
+	}
+	memcpy(b->strs + b->nstrs, s, strlen(s) + 1);
+	b->nstrs += strlen(s) + 1;
+	return off;
+}
+
+static void
+bb_type(struct bblob *b, const char *name, int kind, int vlen,
+    size_t extra)
+{
+	struct btf_type	t;
+
+	memset(&t, 0, sizeof(t));
+	t.name_off = name != NULL ? bb_str(b, name) : 0;
+	t.info = (uint32_t)kind << 24 | ((uint32_t)vlen & 0xffff);
+	memcpy(b->types + b->ntypes, &t, sizeof(t));
+	b->ntypes += sizeof(t);
+	memset(b->types + b->ntypes, 0x5a, extra);
+	b->ntypes += extra;
+}
+
+static void
+bb_finish(struct bblob *b)
+{
+	struct btf_header	h;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = BTF_MAGIC;
+	h.version = BTF_VERSION;
+	h.hdr_len = sizeof(h);
+	h.type_off = 0;
+	h.type_len = (uint32_t)b->ntypes;
+	h.str_off = (uint32_t)b->ntypes;
+	h.str_len = (uint32_t)b->nstrs;
+	memcpy(b->out, &h, sizeof(h));
+	memcpy(b->out + sizeof(h), b->types, b->ntypes);
+	memcpy(b->out + sizeof(h) + b->ntypes, b->strs, b->nstrs);
+	b->len = sizeof(h) + b->ntypes + b->nstrs;
+}
+
+/* Every kind with trailing data, then the two that are looked for. */
+static void
+bb_kernelish(struct bblob *b)
+{
+	memset(b, 0, sizeof(*b));
+	bb_type(b, "int", BTF_KIND_INT, 0, 4);			/* 1 */
+	bb_type(b, NULL, BTF_KIND_PTR, 0, 0);			/* 2 */
+	bb_type(b, NULL, BTF_KIND_ARRAY, 0, sizeof(struct btf_array));
+	bb_type(b, "task_struct", BTF_KIND_FWD, 0, 0);		/* 4 */
+	bb_type(b, "cred", BTF_KIND_STRUCT, 2,
+	    2 * sizeof(struct btf_member));			/* 5 */
+	bb_type(b, "e", BTF_KIND_ENUM, 3, 3 * sizeof(struct btf_enum));
+	bb_type(b, "e64", BTF_KIND_ENUM64, 2, 2 * 12);		/* 7 */
+	bb_type(b, NULL, BTF_KIND_FUNC_PROTO, 2,
+	    2 * sizeof(struct btf_param));			/* 8 */
+	bb_type(b, "bpf_rdonly_cast", BTF_KIND_TYPEDEF, 0, 0);	/* 9 */
+	bb_type(b, "v", BTF_KIND_VAR, 0, 4);			/* 10 */
+	bb_type(b, ".data", BTF_KIND_DATASEC, 1,
+	    sizeof(struct btf_var_secinfo));			/* 11 */
+	bb_type(b, "task_struct", BTF_KIND_STRUCT, 1,
+	    sizeof(struct btf_member));				/* 12 */
+	bb_type(b, "u", BTF_KIND_UNION, 1, sizeof(struct btf_member));
+	bb_type(b, "bpf_rdonly_cast", BTF_KIND_FUNC, 0, 0);	/* 14 */
+	bb_type(b, "task_struct", BTF_KIND_STRUCT, 0, 0);	/* 15 */
+	bb_finish(b);
+}
+
+static void
+test_btf_found(void **state)
+{
+	struct bblob	b;
+	int		f, s;
+
+	(void)state;
+	bb_kernelish(&b);
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), 0);
+	/* The FUNC and the first STRUCT, not the typedef or the FWD. */
+	assert_int_equal(f, 14);
+	assert_int_equal(s, 12);
+	/* A name that is only a prefix or a longer one is not it. */
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly",
+	    "task_struc", &f, &s), -1);
+	assert_int_equal(f, -1);
+	assert_int_equal(s, -1);
+}
+
+static void
+test_btf_bad(void **state)
+{
+	struct btf_header	h;
+	struct bblob		b;
+	uint8_t			*cut;
+	size_t			 n;
+	int			 f, s;
+
+	(void)state;
+	bb_kernelish(&b);
+	/* Cut short anywhere: never found past the end, never read past
+	 * it (a copy of exactly n bytes, for the sanitizers). */
+	for (n = 0; n < b.len; n++) {
+		assert_non_null(cut = malloc(n > 0 ? n : 1));
+		memcpy(cut, b.out, n);
+		assert_int_equal(audit_btf_ids(cut, n, "bpf_rdonly_cast",
+		    "task_struct", &f, &s), -1);
+		free(cut);
+	}
+	/* Not BTF. */
+	memcpy(&h, b.out, sizeof(h));
+	b.out[0] ^= 0xff;
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), -1);
+	b.out[0] ^= 0xff;
+	/* Sections past the blob's end. */
+	h.type_len = 0xffffff00;
+	memcpy(b.out, &h, sizeof(h));
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), -1);
+	bb_kernelish(&b);
+	memcpy(&h, b.out, sizeof(h));
+	h.str_len += 1;
+	memcpy(b.out, &h, sizeof(h));
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), -1);
+	/* A kind the walk cannot size, before them: it stops there. */
+	memset(&b, 0, sizeof(b));
+	bb_type(&b, "task_struct", BTF_KIND_STRUCT, 0, 0);
+	bb_type(&b, "x", 31, 0, 0);
+	bb_type(&b, "bpf_rdonly_cast", BTF_KIND_FUNC, 0, 0);
+	bb_finish(&b);
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), -1);
+	assert_int_equal(s, 1);
+	assert_int_equal(f, -1);
+	/* A record whose members would run past the type section (and
+	 * the blob: copied to exactly its size, for the sanitizers). */
+	memset(&b, 0, sizeof(b));
+	bb_type(&b, "task_struct", BTF_KIND_STRUCT, 0, 0);
+	bb_type(&b, "big", BTF_KIND_STRUCT, 1000, 0);
+	bb_finish(&b);
+	assert_non_null(cut = malloc(b.len));
+	memcpy(cut, b.out, b.len);
+	assert_int_equal(audit_btf_ids(cut, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), -1);
+	assert_int_equal(s, 1);
+	free(cut);
+	/* A name offset past the strings. */
+	memset(&b, 0, sizeof(b));
+	bb_type(&b, "task_struct", BTF_KIND_STRUCT, 0, 0);
+	bb_type(&b, "bpf_rdonly_cast", BTF_KIND_FUNC, 0, 0);
+	bb_finish(&b);
+	((struct btf_type *)(void *)(b.out + sizeof(h) + 12))->name_off =
+	    0x7fffffff;
+	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	    "task_struct", &f, &s), -1);
+	assert_int_equal(s, 1);
+}
+
 int
 main(void)
 {
@@ -461,6 +644,8 @@ main(void)
 		cmocka_unit_test(test_fmt_exec),
 		cmocka_unit_test(test_fmt_addr),
 		cmocka_unit_test(test_fmt_flags),
+		cmocka_unit_test(test_btf_found),
+		cmocka_unit_test(test_btf_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
