@@ -283,7 +283,8 @@ prepare_load(struct bpf_program *prog, struct bpf_prog_load_opts *opts,
 			ids++;
 		}
 	}
-	/* As many ids as calls, each set right before its call. */
+	/* An id for each call (the compiler sets r2 for it); the verifier
+	 * refuses a call whose r2 is not a known struct's id. */
 	rc = calls > 0 && calls == ids ?
 	    bpf_program__set_insns(prog, insns, n) : -EINVAL;
 	free(insns);

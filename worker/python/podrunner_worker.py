@@ -278,9 +278,9 @@ What they cannot see:
   opens and the other events' dir_fd arguments are handled);
 - ctypes: the running program (CDLL(None), ctypes.pythonapi) and what
   it has loaded (the C library among them) are usable without asking,
-  and ctypes can undo anything in the process; so can code that reaches the originals
-  (posix.getuid, _socket, os.environ._data, posix.environ) or rebinds
-  this module's objects;
+  and ctypes can undo anything in the process; so can code that reaches
+  the originals (posix.getuid, _socket, os.environ._data, posix.environ)
+  or rebinds this module's objects;
 - a signal handler that runs while the runtime resolves a target (a
   library's path, a service name) or inside shutil.rmtree is not asked
   about (one that runs during an exchange with the supervisor is), nor
