@@ -133,10 +133,11 @@ struct {
 /*
  * bpf_rdonly_cast(), a kfunc of the kernel (6.2 and later), called
  * through a placeholder: the loader makes this helper call a call of
- * the kfunc, and RDCAST_TASK the kernel's BTF id of struct task_struct
- * (auditload.c), which libbpf would otherwise find by parsing the whole
- * of the kernel's BTF (7-9 ms here).  An unpatched program does not
- * load: no helper has this number.
+ * the kfunc, and PODAUDIT_RDCAST_TASK the kernel's BTF id of struct
+ * task_struct (auditload.c), which libbpf would otherwise find by
+ * parsing the whole of the kernel's BTF (7-9 ms here); without them,
+ * a move of the pointer itself.  An unpatched program does not load:
+ * no helper has this number.
  */
 static void *(*const rdonly_cast)(const void *, __u32) =
     (void *)PODAUDIT_RDCAST_CALL;
