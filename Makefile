@@ -379,13 +379,21 @@ BENCH_AUDIT_LOOP := $(B)/regress/bench/bench_audit_loop
 $(BENCH_AUDIT_LOOP): $(call obj,regress/bench/bench_audit_loop.c)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-bench: all $(BENCHES) $(BENCH_HTTPD) $(BENCH_RELAY) $(BENCH_AUDIT_LOOP)
+# The floor under the audit's cost to the host: an empty program on
+# sys_exit (bench_audit.py's anchor).
+BENCH_BPF_FLOOR	:= $(B)/regress/bench/bench_bpf_floor
+$(BENCH_BPF_FLOOR): $(call obj,regress/bench/bench_bpf_floor.c)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench: all $(BENCHES) $(BENCH_HTTPD) $(BENCH_RELAY) $(BENCH_AUDIT_LOOP) \
+	    $(BENCH_BPF_FLOOR)
 	@for b in $(BENCHES); do $$b; done
 	$(PYTHON) regress/bench/bench_roundtrip.py
 	$(PYTHON) regress/bench/bench_serve.py
 	$(PYTHON) regress/bench/bench_startup.py
 	$(PYTHON) regress/bench/bench_proxy.py $(BENCH_HTTPD) $(BENCH_RELAY)
-	$(PYTHON) regress/bench/bench_audit.py $(BENCH_AUDIT_LOOP)
+	$(PYTHON) regress/bench/bench_audit.py $(BENCH_AUDIT_LOOP) \
+	    $(BENCH_BPF_FLOOR)
 
 # --- fuzzing: libFuzzer, bounded time, corpus in the tree ------------------
 FUZZ_TIME	?= 60

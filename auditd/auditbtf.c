@@ -64,18 +64,19 @@ name_is(const char *strs, uint32_t str_len, uint32_t off, const char *name)
 }
 
 int
-audit_btf_ids(const void *blob, size_t len, const char *func,
-    const char *strct, int *func_id, int *struct_id)
+audit_btf_ids(const void *blob, size_t len, struct audit_btf_want *want,
+    size_t n)
 {
 	struct btf_header	 h;
 	struct btf_type		 t;
 	const unsigned char	*base = blob, *p, *end;
 	const char		*strs;
-	size_t			 extra;
+	size_t			 extra, i, left = n;
 	uint32_t		 id;
 	int			 kind;
 
-	*func_id = *struct_id = -1;
+	for (i = 0; i < n; i++)
+		want[i].id = -1;
 	if (len < sizeof(h))
 		return -1;
 	memcpy(&h, base, sizeof(h));
@@ -89,22 +90,22 @@ audit_btf_ids(const void *blob, size_t len, const char *func,
 	end = p + h.type_len;
 	strs = (const char *)base + h.hdr_len + h.str_off;
 	/* Type ids start at 1 (0 is void). */
-	for (id = 1; (size_t)(end - p) >= sizeof(t) &&
-	    (*func_id == -1 || *struct_id == -1); id++) {
+	for (id = 1; (size_t)(end - p) >= sizeof(t) && left > 0; id++) {
 		/* Records are 4-aligned; the blob need not be. */
 		memcpy(&t, p, sizeof(t));
 		if (btf_extra(&t, &extra) == -1)
 			break;
 		kind = BTF_INFO_KIND(t.info);
-		if (kind == BTF_KIND_FUNC && *func_id == -1 &&
-		    name_is(strs, h.str_len, t.name_off, func))
-			*func_id = (int)id;
-		else if (kind == BTF_KIND_STRUCT && *struct_id == -1 &&
-		    name_is(strs, h.str_len, t.name_off, strct))
-			*struct_id = (int)id;
+		for (i = 0; i < n; i++)
+			if (want[i].id == -1 && want[i].kind == kind &&
+			    name_is(strs, h.str_len, t.name_off,
+			    want[i].name)) {
+				want[i].id = (int)id;
+				left--;
+			}
 		if ((size_t)(end - p) - sizeof(t) < extra)
 			break;
 		p += sizeof(t) + extra;
 	}
-	return *func_id != -1 && *struct_id != -1 ? 0 : -1;
+	return left == 0 ? 0 : -1;
 }

@@ -28,6 +28,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btf.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -71,6 +72,9 @@ static char	 libbpf_err[200];
 
 static __dead void loader_main(int, int);
 static int	 loader_prepare(char *, size_t);
+
+/* The kernel's BTF has what the cast needs (kernel_btf_ids). */
+static int	 have_cast;
 static int	 do_load(struct podaudit *, uint64_t, char *, size_t);
 static int	 do_attach(struct podaudit *, const struct audit_load *,
 		    struct loaded *, char *, size_t);
@@ -190,6 +194,7 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
 	ro->nr_execveat = seccomp_syscall_resolve_name("execveat");
 	ro->nr_connect = seccomp_syscall_resolve_name("connect");
 	ro->nr_bind = seccomp_syscall_resolve_name("bind");
+	ro->have_cast = (__u32)have_cast;
 	if (bpf_map__set_max_entries(skel->maps.ring, (uint32_t)ring_size) !=
 	    0) {
 		seterr(err, errlen, "setting the ring size", errno);
@@ -204,38 +209,41 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
 
 /*
  * The kernel's BTF ids the program needs (the placeholders of
- * podaudit.h): the kfunc bpf_rdonly_cast and struct task_struct.
- * libbpf would find them by parsing the whole of the kernel's BTF
- * (btf__load_vmlinux_btf: 7-9 ms here, more than the rest of the load);
- * audit_btf_ids() walks the type records of /sys/kernel/btf/vmlinux,
- * mapped, until it has both (0.7 ms).  The kernel checks what it is
+ * podaudit.h): the kfunc bpf_rdonly_cast, struct task_struct and struct
+ * pt_regs.  libbpf would find them by parsing the whole of the kernel's
+ * BTF (btf__load_vmlinux_btf: 7-9 ms here, more than the rest of the
+ * load); audit_btf_ids() walks the type records of /sys/kernel/btf/vmlinux,
+ * mapped, until it has them (0.7 ms).  The kernel checks what it is
  * given: the call must name a kfunc of its BTF, the cast's id a struct.
  */
-static int	kfunc_rdcast = -1, type_task = -1;
-
-static int
+enum { BTF_RDCAST, BTF_TASK, BTF_REGS, BTF_NWANT };
+static struct audit_btf_want	btf_want[BTF_NWANT] = {
+	[BTF_RDCAST] = { "bpf_rdonly_cast", BTF_KIND_FUNC, -1 },
+	[BTF_TASK] = { "task_struct", BTF_KIND_STRUCT, -1 },
+	[BTF_REGS] = { "pt_regs", BTF_KIND_STRUCT, -1 },
+};
+static void
 kernel_btf_ids(void)
 {
 	struct stat	 sb;
 	void		*base;
 	size_t		 len;
-	int		 fd, rc;
+	int		 fd;
 
+	have_cast = 0;
 	if ((fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
+		return;
 	if (fstat(fd, &sb) == -1 || sb.st_size <= 0) {
 		close(fd);
-		return -1;
+		return;
 	}
 	len = (size_t)sb.st_size;
 	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (base == MAP_FAILED)
-		return -1;
-	rc = audit_btf_ids(base, len, "bpf_rdonly_cast", "task_struct",
-	    &kfunc_rdcast, &type_task);
+		return;
+	have_cast = audit_btf_ids(base, len, btf_want, BTF_NWANT) == 0;
 	(void)munmap(base, len);
-	return rc;
 }
 
 /*
@@ -261,13 +269,15 @@ prepare_load(struct bpf_program *prog, struct bpf_prog_load_opts *opts,
 		if (insns[i].code == (BPF_JMP | BPF_CALL) &&
 		    insns[i].src_reg == 0 &&
 		    insns[i].imm == PODAUDIT_RDCAST_CALL) {
-			if (kfunc_rdcast > 0 && type_task > 0) {
+			if (have_cast) {
 				insns[i].src_reg = BPF_PSEUDO_KFUNC_CALL;
 				insns[i].off = 0;	/* the kernel's BTF */
-				insns[i].imm = kfunc_rdcast;
+				insns[i].imm = btf_want[BTF_RDCAST].id;
 			} else {
 				/* No cast: r0 = r1, the trusted pointer
-				 * itself (slower to verify, as fast). */
+				 * itself (slower to verify, as fast);
+				 * the regs' cast is never reached
+				 * (have_cast is 0). */
 				insns[i].code = BPF_ALU64 | BPF_MOV | BPF_X;
 				insns[i].dst_reg = BPF_REG_0;
 				insns[i].src_reg = BPF_REG_1;
@@ -278,8 +288,11 @@ prepare_load(struct bpf_program *prog, struct bpf_prog_load_opts *opts,
 		} else if ((insns[i].code == (BPF_ALU64 | BPF_MOV | BPF_K) ||
 		    insns[i].code == (BPF_ALU | BPF_MOV | BPF_K)) &&
 		    insns[i].dst_reg == BPF_REG_2 &&
-		    insns[i].imm == PODAUDIT_RDCAST_TASK) {
-			insns[i].imm = type_task > 0 ? type_task : 0;
+		    (insns[i].imm == PODAUDIT_RDCAST_TASK ||
+		    insns[i].imm == PODAUDIT_RDCAST_REGS)) {
+			insns[i].imm = !have_cast ? 0 : btf_want[
+			    insns[i].imm == PODAUDIT_RDCAST_TASK ? BTF_TASK :
+			    BTF_REGS].id;
 			ids++;
 		}
 	}
@@ -301,7 +314,7 @@ do_open(char *err, size_t errlen)
 
 	/* Without the ids (before Linux 6.2, or a BTF that cannot be
 	 * mapped, before 6.16), the program walks without the cast. */
-	(void)kernel_btf_ids();
+	kernel_btf_ids();
 	if (libbpf_register_prog_handler("podrunner.raw_tp/",
 	    BPF_PROG_TYPE_RAW_TRACEPOINT, 0, &hopts) < 0) {
 		seterr(err, errlen, "registering the program's section",

@@ -6,21 +6,23 @@
  *
  * One program, on the raw sys_exit tracepoint: a record is made when
  * the syscall returns, from its arguments (the registers at entry,
- * which the kernel keeps in the task's pt_regs, read in place through
- * bpf_task_pt_regs(): a copy of them with bpf_probe_read_kernel() cost
- * about 30 ns more for each of a pod's syscalls here), the user memory
- * they point to and the result.  Why not sys_enter too, or the per-syscall tracepoints
- * (syscalls/sys_enter_openat, ...), measured here on a 2-CPU VM with
- * the SRSO and retpoline mitigations, for a loop of openat + close of
- * a host process:
+ * which the kernel keeps in the task's pt_regs: the tracepoint's first
+ * argument, read in place through the cast below, with no helper call;
+ * a copy of them with bpf_probe_read_kernel() cost about 30 ns more
+ * for each of a pod's syscalls here), the user memory they point to
+ * and the result.  Why not sys_enter too, or the per-syscall
+ * tracepoints (syscalls/sys_enter_openat, ...), measured here on a
+ * 2-CPU VM with the SRSO ("safe RET") and retpoline mitigations, for a
+ * loop of openat + close of a host process:
  *   - any program on a syscall tracepoint sends every syscall of every
  *     process through the slow path and a BPF dispatch: an empty program
- *     on sys_exit alone costs 1.09x, on sys_enter and sys_exit 1.19x,
- *     and empty programs on sys_{enter,exit}_openat 1.25x;
+ *     on sys_exit alone costs 1.09-1.14x (make bench prints it as the
+ *     host loop's floor), on sys_enter and sys_exit 1.19x, and empty
+ *     programs on sys_{enter,exit}_openat 1.25x;
  *   - detaching a per-syscall tracepoint waits for RCU grace periods
  *     (35 ms each, half a second for eight pairs, at every run's end);
  *     a raw tracepoint detaches at once;
- *   - each helper call costs 60-100 ns (the mitigations' return
+ *   - each helper call costs 30-40 ns (the mitigations' return
  *     thunks), and entry plus exit needs two more of them (per-thread
  *     storage) per record.
  * The price: user memory (a path, a sockaddr, argv) is read when the
@@ -34,19 +36,23 @@
  * return, and are never recorded; neither is a syscall that the pod's
  * seccomp filter refuses (it never runs).
  *
- * The filter comes first, before any other work: the calling task's
- * cgroup v2 id is compared with the pods' (.data.pods, struct
- * audit_pods: the sandbox writes a pod's id when it creates the pod's
- * cgroup and clears it when the pod is gone).  A task of no pod returns
- * there.  Being a cgroup, the filter follows fork without a race: a
- * child is in its parent's cgroup from its first instruction.  A pod's
- * processes are in the pod's cgroup itself, never below it (nothing is
- * delegated to the pod, which has no cgroup file system), so the task's
- * own cgroup is the one to compare, not an ancestor.  The id is read by
- * walking the task's structures (current->cgroups->dfl_cgrp->kn->id)
- * and the pods by a few loads, not with bpf_get_current_cgroup_id() and
- * a hash map: no helper call for the syscalls of the host.  Then the
- * syscall's number against the bitmap of audited ones.
+ * The filter comes first, before any other work, and costs no helper
+ * call for a syscall that is not audited (most are not, of the host's
+ * and of a pod's): the syscall's number, from the registers, against
+ * the bitmap of audited ones.  Then the calling task's cgroup v2 id is
+ * compared with the pods' (.data.pods, struct audit_pods: the sandbox
+ * writes a pod's id when it creates the pod's cgroup and clears it when
+ * the pod is gone).  A task of no pod returns there.  Being a cgroup,
+ * the filter follows fork without a race: a child is in its parent's
+ * cgroup from its first instruction.  A pod's processes are in the
+ * pod's cgroup itself, never below it (nothing is delegated to the pod,
+ * which has no cgroup file system), so the task's own cgroup is the one
+ * to compare, not an ancestor.  The id is read by walking the task's
+ * structures (current->cgroups->dfl_cgrp->kn->id) and the pods by a few
+ * loads, not with bpf_get_current_cgroup_id() and a hash map; the
+ * credentials the same way (current->cred), not with
+ * bpf_get_current_uid_gid().  Without the cast (before Linux 6.2), the
+ * registers come through bpf_task_pt_regs(), before the number.
  *
  * A record is built in a per-CPU buffer (the program runs with
  * preemption off, and the kernel never runs it twice at once on a CPU)
@@ -82,6 +88,8 @@
 const volatile __s32	nr_open = -1, nr_creat = -1, nr_openat = -1,
 			nr_openat2 = -1, nr_execve = -1, nr_execveat = -1,
 			nr_connect = -1, nr_bind = -1;
+/* The loader made rdonly_cast (below) the kfunc's call. */
+const volatile __u32	have_cast = 0;
 
 /*
  * Set by the loader after load, before attach: the audited syscalls;
@@ -131,13 +139,15 @@ struct {
 #define O_TRUNC		01000
 
 /*
- * bpf_rdonly_cast(), a kfunc of the kernel (6.2 and later), called
- * through a placeholder: the loader makes this helper call a call of
- * the kfunc, and PODAUDIT_RDCAST_TASK the kernel's BTF id of struct
- * task_struct (auditload.c), which libbpf would otherwise find by
- * parsing the whole of the kernel's BTF (7-9 ms here); without them,
- * a move of the pointer itself.  An unpatched program does not load:
- * no helper has this number.
+ * bpf_rdonly_cast(), a kfunc of the kernel (6.2 and later; the verifier
+ * makes it a move), called through a placeholder: the loader makes this
+ * helper call a call of the kfunc, and PODAUDIT_RDCAST_TASK and
+ * PODAUDIT_RDCAST_REGS the kernel's BTF ids of struct task_struct and
+ * struct pt_regs (auditload.c), which libbpf would otherwise find by
+ * parsing the whole of the kernel's BTF (7-9 ms here); without them, a
+ * move of the pointer itself, and have_cast is 0: the regs' cast, whose
+ * argument is a number to the verifier, is never reached.  An
+ * unpatched program does not load: no helper has this number.
  */
 static void *(*const rdonly_cast)(const void *, __u32) =
     (void *)PODAUDIT_RDCAST_CALL;
@@ -151,12 +161,16 @@ static void *(*const rdonly_cast)(const void *, __u32) =
  * run's start here); from the cast's untrusted one, it does not.  The
  * loads are the same either way, faults reading as 0.
  */
+static __always_inline struct task_struct *
+task_cast(struct task_struct *t)
+{
+	return rdonly_cast(t, PODAUDIT_RDCAST_TASK);
+}
+
 static __always_inline __u64
 task_cgid(struct task_struct *t)
 {
-	struct task_struct	*u = rdonly_cast(t, PODAUDIT_RDCAST_TASK);
-
-	return u->cgroups->dfl_cgrp->kn->id;
+	return task_cast(t)->cgroups->dfl_cgrp->kn->id;
 }
 
 /*
@@ -355,20 +369,24 @@ emit(struct scratch *f)
 static __noinline int
 calibrate(struct task_struct *t, __u64 cgid)
 {
-	char	comm[16];
-	__u64	id, mm[4], w[2];
-	__u32	bad = 0;
+	struct task_struct	*u = task_cast(t);
+	char			 comm[16];
+	__u64			 id, mm[4], w[2];
+	__u32			 bad = 0;
 
 	if (cgid != bpf_get_current_cgroup_id())
 		bad |= CALIB_CGROUP;
 	id = bpf_get_current_pid_tgid();
-	if (t->tgid != (int)(id >> 32) || t->pid != (int)(__u32)id)
+	if (u->tgid != (int)(id >> 32) || u->pid != (int)(__u32)id)
 		bad |= CALIB_PID;
+	id = bpf_get_current_uid_gid();
+	if (u->cred->uid.val != (__u32)id || u->cred->gid.val != id >> 32)
+		bad |= CALIB_UID;
 	/* As sys_exit copies it; in two words, not sixteen bytes (each
 	 * load of the task costs the verifier). */
 	__builtin_memset(comm, 0, sizeof(comm));
 	bpf_get_current_comm(comm, sizeof(comm));
-	__builtin_memcpy(&w, t->comm, sizeof(w));
+	__builtin_memcpy(&w, u->comm, sizeof(w));
 	if (w[0] != ((__u64 *)comm)[0] || w[1] != ((__u64 *)comm)[1])
 		bad |= CALIB_COMM;
 	mm_strings(mm);
@@ -383,7 +401,7 @@ SEC("podrunner.raw_tp/sys_exit")
 int
 sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct	*t = bpf_get_current_task_btf();
+	struct task_struct	*t = NULL, *u;
 	struct scratch		*f;
 	struct pt_regs		*regs;
 	__u64			 bit, cgid;
@@ -391,15 +409,18 @@ sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	long			 nr, ret = (long)ctx->args[1];
 	__u8			 kind;
 
-	/* Every syscall of the host comes here: the filter first. */
-	cgid = task_cgid(t);
-	if (ctx->args[0] == 0)
-		return calibrate(t, cgid);
-	if ((pod = pod_of(cgid)) == 0)
-		return 0;
-	/* The registers in place (the tracepoint's own pt_regs), and the
-	 * number first: most of a pod's syscalls are not audited. */
-	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (ctx->args[0] == 0) {
+		t = bpf_get_current_task_btf();
+		return calibrate(t, task_cgid(t));
+	}
+	/* Every syscall of the host comes here: the number first, from
+	 * the tracepoint's own pt_regs (with the cast: no helper call). */
+	if (have_cast)
+		regs = rdonly_cast((void *)ctx->args[0], PODAUDIT_RDCAST_REGS);
+	else {
+		t = bpf_get_current_task_btf();
+		regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	}
 	nr = SYSCALL_NR(regs);
 	if (nr < 0 || nr >= AUDIT_NR_MAX)
 		return 0;
@@ -407,19 +428,23 @@ sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if ((audited[(bit >> 6) & (AUDIT_NR_MAX / 64 - 1)] &
 	    (1ULL << (bit & 63))) == 0)
 		return 0;
+	if (t == NULL)
+		t = bpf_get_current_task_btf();
+	cgid = task_cgid(t);
+	if ((pod = pod_of(cgid)) == 0)
+		return 0;
 	if ((f = bpf_map_lookup_elem(&scratch, &zero)) == NULL)
 		return 0;
 
 	/* Who, before any branch: loads from the task itself cost the
-	 * verifier little (a walk into another structure costs it about a
-	 * millisecond: a helper for the credentials). */
+	 * verifier little. */
+	u = task_cast(t);
 	f->rec.pod = pod;
-	f->rec.pid = t->tgid;
-	f->rec.tid = t->pid;
-	bit = bpf_get_current_uid_gid();
-	f->rec.uid = (__u32)bit;
-	f->rec.gid = bit >> 32;
-	__builtin_memcpy(f->rec.comm, t->comm, sizeof(f->rec.comm));
+	f->rec.pid = u->tgid;
+	f->rec.tid = u->pid;
+	f->rec.uid = u->cred->uid.val;
+	f->rec.gid = u->cred->gid.val;
+	__builtin_memcpy(f->rec.comm, u->comm, sizeof(f->rec.comm));
 	if (nr == nr_open || nr == nr_creat || nr == nr_openat ||
 	    nr == nr_openat2)
 		kind = AREC_OPEN;

@@ -20,11 +20,12 @@
 /*
  * Placeholders in the program that the loader resolves (podaudit.bpf.c,
  * auditload.c): a helper call that becomes a call of the kfunc
- * bpf_rdonly_cast, and the constant that becomes the kernel's BTF id of
- * struct task_struct.
+ * bpf_rdonly_cast, and the constants that become the kernel's BTF ids of
+ * struct task_struct and struct pt_regs.
  */
 #define PODAUDIT_RDCAST_CALL	0x7ff0
 #define PODAUDIT_RDCAST_TASK	0x7ff1
+#define PODAUDIT_RDCAST_REGS	0x7ff2
 
 /* What a record is about (arec.kind). */
 #define AREC_OPEN	1	/* open, creat, openat, openat2: path */

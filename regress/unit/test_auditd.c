@@ -539,6 +539,22 @@ bb_kernelish(struct bblob *b)
 	bb_finish(b);
 }
 
+/* What the loader asks: a FUNC and a STRUCT. */
+static int
+btf_ids2(const void *blob, size_t len, const char *func, const char *strct,
+    int *f, int *s)
+{
+	struct audit_btf_want	w[2] = {
+		{ func, BTF_KIND_FUNC, 0 }, { strct, BTF_KIND_STRUCT, 0 }
+	};
+	int			rc;
+
+	rc = audit_btf_ids(blob, len, w, 2);
+	*f = w[0].id;
+	*s = w[1].id;
+	return rc;
+}
+
 static void
 test_btf_found(void **state)
 {
@@ -547,16 +563,42 @@ test_btf_found(void **state)
 
 	(void)state;
 	bb_kernelish(&b);
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), 0);
 	/* The FUNC and the first STRUCT, not the typedef or the FWD. */
 	assert_int_equal(f, 14);
 	assert_int_equal(s, 12);
 	/* A name that is only a prefix or a longer one is not it. */
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly",
 	    "task_struc", &f, &s), -1);
 	assert_int_equal(f, -1);
 	assert_int_equal(s, -1);
+}
+
+/* Several structs at once, each its own; one missing fails the lot. */
+static void
+test_btf_several(void **state)
+{
+	struct audit_btf_want	w[4] = {
+		{ "task_struct", BTF_KIND_STRUCT, 0 },
+		{ "bpf_rdonly_cast", BTF_KIND_FUNC, 0 },
+		{ "cred", BTF_KIND_STRUCT, 0 },
+		{ "pt_regs", BTF_KIND_STRUCT, 0 },
+	};
+	struct bblob		b;
+
+	(void)state;
+	bb_kernelish(&b);
+	assert_int_equal(audit_btf_ids(b.out, b.len, w, 3), 0);
+	assert_int_equal(w[0].id, 12);
+	assert_int_equal(w[1].id, 14);
+	assert_int_equal(w[2].id, 5);
+	assert_int_equal(audit_btf_ids(b.out, b.len, w, 4), -1);
+	assert_int_equal(w[0].id, 12);
+	assert_int_equal(w[2].id, 5);
+	assert_int_equal(w[3].id, -1);
+	/* None wanted: found at once. */
+	assert_int_equal(audit_btf_ids(b.out, b.len, w, 0), 0);
 }
 
 static void
@@ -575,26 +617,26 @@ test_btf_bad(void **state)
 	for (n = 0; n < b.len; n++) {
 		assert_non_null(cut = malloc(n > 0 ? n : 1));
 		memcpy(cut, b.out, n);
-		assert_int_equal(audit_btf_ids(cut, n, "bpf_rdonly_cast",
+		assert_int_equal(btf_ids2(cut, n, "bpf_rdonly_cast",
 		    "task_struct", &f, &s), -1);
 		free(cut);
 	}
 	/* Not BTF. */
 	memcpy(&h, b.out, sizeof(h));
 	b.out[0] ^= 0xff;
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), -1);
 	b.out[0] ^= 0xff;
 	/* Sections past the blob's end. */
 	h.type_len = 0xffffff00;
 	memcpy(b.out, &h, sizeof(h));
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), -1);
 	bb_kernelish(&b);
 	memcpy(&h, b.out, sizeof(h));
 	h.str_len += 1;
 	memcpy(b.out, &h, sizeof(h));
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), -1);
 	/* A kind the walk cannot size, before them: it stops there. */
 	memset(&b, 0, sizeof(b));
@@ -602,7 +644,7 @@ test_btf_bad(void **state)
 	bb_type(&b, "x", 31, 0, 0);
 	bb_type(&b, "bpf_rdonly_cast", BTF_KIND_FUNC, 0, 0);
 	bb_finish(&b);
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), -1);
 	assert_int_equal(s, 1);
 	assert_int_equal(f, -1);
@@ -614,7 +656,7 @@ test_btf_bad(void **state)
 	bb_finish(&b);
 	assert_non_null(cut = malloc(b.len));
 	memcpy(cut, b.out, b.len);
-	assert_int_equal(audit_btf_ids(cut, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(cut, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), -1);
 	assert_int_equal(s, 1);
 	free(cut);
@@ -625,7 +667,7 @@ test_btf_bad(void **state)
 	bb_finish(&b);
 	((struct btf_type *)(void *)(b.out + sizeof(h) + 12))->name_off =
 	    0x7fffffff;
-	assert_int_equal(audit_btf_ids(b.out, b.len, "bpf_rdonly_cast",
+	assert_int_equal(btf_ids2(b.out, b.len, "bpf_rdonly_cast",
 	    "task_struct", &f, &s), -1);
 	assert_int_equal(s, 1);
 }
@@ -645,6 +687,7 @@ main(void)
 		cmocka_unit_test(test_fmt_addr),
 		cmocka_unit_test(test_fmt_flags),
 		cmocka_unit_test(test_btf_found),
+		cmocka_unit_test(test_btf_several),
 		cmocka_unit_test(test_btf_bad),
 	};
 
