@@ -25,6 +25,7 @@ struct proc {
 	pid_t		  pid;
 	int		  alive;
 	int		  configured;
+	int		  started;		/* CTL_START sent */
 	struct imsgev	  iev;
 };
 

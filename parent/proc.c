@@ -264,8 +264,8 @@ proc_send_perms(enum proc_id id)
 
 /*
  * The start-up handshake: version, peers, configuration, CFG_DONE.
- * Each child answers CFG_DONE once it is confined and configured; when
- * all have, the parent broadcasts CTL_START (proc_dispatch_simple).
+ * Each child answers CFG_DONE once it is confined and configured, and
+ * is then sent CTL_START (proc_all_configured).
  */
 void
 proc_configure_all(void)
@@ -357,16 +357,42 @@ proc_forward_policy(struct imsg *imsg)
 	return 0;
 }
 
+/*
+ * A child is started (CTL_START) as soon as it is configured.  A run's
+ * pod is spawned once policyd and the sandbox are: the proxy and auditd
+ * need not be ready before it, only before the worker can use them
+ * (the proxy's listener is made in the pod and queues connections
+ * until the proxy takes it; the audit's ring keeps the records until
+ * auditd reads it), and the parent fails closed if either cannot be
+ * configured, pod or no pod.  explain and serve wait for all.
+ */
 static void
 proc_all_configured(void)
 {
-	int	i;
+	int	i, all = 1;
 
-	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
-		if (!procs[i].configured)
-			return;
-	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
-		proc_compose(i, IMSG_CTL_START, 0, -1, NULL, 0);
+	for (i = PROC_PARENT + 1; i < PROC_MAX; i++) {
+		if (!procs[i].configured) {
+			all = 0;
+			continue;
+		}
+		if (!procs[i].started) {
+			procs[i].started = 1;
+			proc_compose(i, IMSG_CTL_START, 0, -1, NULL, 0);
+		}
+	}
+	if (parent_env.rc->cmd == CMD_RUN) {
+		if (!parent_env.started && procs[PROC_POLICYD].started &&
+		    procs[PROC_SANDBOX].started) {
+			parent_env.started = 1;
+			log_debug("policyd and the sandbox configured, "
+			    "starting the pod");
+			pod_start();
+		}
+		return;
+	}
+	if (!all || parent_env.started)
+		return;
 	parent_env.started = 1;
 	if (parent_env.rc->cmd == CMD_EXPLAIN) {
 		uint32_t	json = (uint32_t)parent_env.rc->json;
