@@ -17,10 +17,12 @@ struct audit_btf_want {
 	int		 id;		/* found: its type id; else -1 */
 };
 
+#define AUDIT_BTF_WANT_MAX	8
+
 /*
  * Each want[i].id gets the type id of the first type of that kind and
- * name, or -1.  Returns 0 when all n are found, -1 otherwise, also for a
- * blob that is not BTF, is cut short or holds a kind this walk cannot
+ * name, or -1.  Returns 0 when all n (at most AUDIT_BTF_WANT_MAX) are
+ * found, -1 otherwise, also for a blob that is not BTF, is cut short or holds a kind this walk cannot
  * size (it stops there).  Nothing outside blob[0, len) is read.
  */
 int	audit_btf_ids(const void *blob, size_t len,

@@ -213,7 +213,7 @@ do_load(struct podaudit *skel, uint64_t ring_size, char *err, size_t errlen)
  * pt_regs.  libbpf would find them by parsing the whole of the kernel's
  * BTF (btf__load_vmlinux_btf: 7-9 ms here, more than the rest of the
  * load); audit_btf_ids() walks the type records of /sys/kernel/btf/vmlinux,
- * mapped, until it has them (0.7 ms).  The kernel checks what it is
+ * mapped, until it has them (0.3 ms here).  The kernel checks what it is
  * given: the call must name a kfunc of its BTF, the cast's id a struct.
  */
 enum { BTF_RDCAST, BTF_TASK, BTF_REGS, BTF_NWANT };
