@@ -26,7 +26,8 @@ the plainest C relay (two threads, blocking reads and writes), with
 and with 1 MiB ones (the proxy's reads), in the namespace between the
 client and the source; on this small VM, where direct's own figure
 varies by up to 2x from one run to the next, they say how much of a
-ratio is the machine's.  If tinyproxy or squid is installed,
+ratio is the machine's (the proxy against the 1 MiB relay, round by
+round, is printed too: the proxy's own cost).  If tinyproxy or squid is installed,
 each runs in the namespace too and the client goes through it the same
 way.  Each measurement is repeated BENCH_REPEAT times (default 3),
 interleaved so that machine noise hits each alike; the median is
@@ -391,6 +392,14 @@ def main():
           "client (median of %d)" % REPEAT)
     report("bulk TCP stream, %d MiB from a source server" % (BULK >> 20),
            bulk, "MB/s", 0.7, "podrunner (CONNECT)", failed, "bulk")
+    anchor = "C relay, %d KiB" % (max(RELAYS) >> 10)
+    ours = bulk.get("podrunner (CONNECT)")
+    if ours and bulk.get(anchor) and len(ours) == len(bulk[anchor]):
+        # Paired by round: what the proxy costs over the plainest relay
+        # with the same read size, whatever the machine did that round.
+        print("    podrunner against the %s, round by round: %.2fx "
+              "(median)" % (anchor, statistics.median(
+                  a / b for a, b in zip(ours, bulk[anchor]))))
     report("keep-alive GETs on one connection, %g s each" % SECONDS,
            rate, "req/s", 0.5, "podrunner (absolute-form)", failed, "rate")
     for name, why in skipped.items():
