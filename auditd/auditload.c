@@ -69,12 +69,11 @@ struct loaded {
 };
 
 static char	 libbpf_err[200];
+/* The kernel's BTF has what the cast needs (kernel_btf_ids). */
+static int	 have_cast;
 
 static __dead void loader_main(int, int);
 static int	 loader_prepare(char *, size_t);
-
-/* The kernel's BTF has what the cast needs (kernel_btf_ids). */
-static int	 have_cast;
 static int	 do_load(struct podaudit *, uint64_t, char *, size_t);
 static int	 do_attach(struct podaudit *, const struct audit_load *,
 		    struct loaded *, char *, size_t);
@@ -222,6 +221,7 @@ static struct audit_btf_want	btf_want[BTF_NWANT] = {
 	[BTF_TASK] = { "task_struct", BTF_KIND_STRUCT, -1 },
 	[BTF_REGS] = { "pt_regs", BTF_KIND_STRUCT, -1 },
 };
+
 static void
 kernel_btf_ids(void)
 {
