@@ -436,8 +436,8 @@ sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if ((f = bpf_map_lookup_elem(&scratch, &zero)) == NULL)
 		return 0;
 
-	/* Who, before any branch: loads from the task itself cost the
-	 * verifier little. */
+	/* Who, before any branch; through the cast, each load costs the
+	 * verifier no search of the kernel's BTF. */
 	u = task_cast(t);
 	f->rec.pod = pod;
 	f->rec.pid = u->tgid;

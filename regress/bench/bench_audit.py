@@ -189,10 +189,10 @@ def main():
     row("host loop, audited pod busy", host["c"], host["d"],
         " of unaudited busy")
     rb = least(host["b"]) / least(host["a"])
-    re_ = least(host["e"]) / least(host["a"])
+    rf = least(host["e"]) / least(host["a"])
     print("  target: host loop <= 1.12x: %s; the floor, any program on "
           "sys_exit: %.2fx, the audit's filter over it: %.2fx" %
-          ("met" if rb <= 1.12 else "NOT met (%.2fx)" % rb, re_,
+          ("met" if rb <= 1.12 else "NOT met (%.2fx)" % rb, rf,
            least(host["b"]) / least(host["e"])))
     print("  burst of %d opens in 1 s, default ring: lost %s (target: 0)" %
           (BURST, burst_lost))
