@@ -46,6 +46,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "podaudit.h"
+#include "privsep.h"
 /* The generated skeleton casts its embedded object's const away. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wcast-qual"
@@ -501,6 +502,7 @@ loader_main(int fd, int eager)
 		close(i);
 	(void)signal(SIGCHLD, SIG_DFL);
 	setproctitle("%s", "audit loader");
+	priv_setname("auditload");
 	imsgbuf_init(&ib, fd);
 	imsgbuf_allow_fdpass(&ib);
 	libbpf_set_print(libbpf_print);

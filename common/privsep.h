@@ -30,6 +30,11 @@ int	priv_lookup_user(struct privsep_user *, char *, size_t);
 int	priv_check_chroot(const char *, char *, size_t);
 void	priv_die_with_parent(pid_t);
 /*
+ * The process's name for ps, top and perf: "pod-" and the role ("pod-relay",
+ * "pod-init"), not the "exe" of its exec of /proc/self/exe.
+ */
+void	priv_setname(const char *);
+/*
  * Enter the chroot, set the title, drop to pu (or, with pu == NULL,
  * stay root but keep only keepcaps), then no_new_privs and
  * non-dumpable.  Fatal on any failure.

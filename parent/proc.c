@@ -93,6 +93,7 @@ proc_child_main(int argc, char **argv)
 	log_init(debug, LOG_DAEMON);
 	log_setverbose(verbose);
 	log_procinit(argv[2]);
+	priv_setname(argv[2]);
 	if ((p = proc_by_name(argv[2])) != NULL)
 		p->run();
 	for (i = 0; i < sizeof(subroles) / sizeof(subroles[0]); i++)

@@ -36,6 +36,7 @@
 #include "podfs.h"
 #include "podlandlock.h"
 #include "podseccomp.h"
+#include "privsep.h"
 #include "proto.h"
 #include "sandbox.h"
 
@@ -219,6 +220,7 @@ podinit_run(const struct podinit *pi)
 		podinit_sandbox(pi);
 
 	setproctitle("pod init");
+	priv_setname("init");
 
 	/* Resource limits the cgroup does not cover. */
 	if (pod_rlimits() == -1)
