@@ -48,11 +48,23 @@ imsgev_init(struct imsgev *iev, int fd, const char *name,
 void
 imsgev_add(struct imsgev *iev)
 {
+	short	events;
+
 	if (iev->ev == NULL)
 		return;
-	iev->events = iev->paused ? 0 : EV_READ;
+	events = iev->paused ? 0 : EV_READ;
 	if (imsgbuf_queuelen(&iev->ibuf) > 0)
-		iev->events |= EV_WRITE;
+		events |= EV_WRITE;
+	/*
+	 * Armed already for just these (the second and later message of a
+	 * burst): nothing to change.  Deleting and adding again costs two
+	 * epoll_ctl(2) calls a message, the start-up's configuration
+	 * hundreds.
+	 */
+	if (events != 0 && events == iev->events &&
+	    event_pending(iev->ev, EV_READ | EV_WRITE, NULL) != 0)
+		return;
+	iev->events = events;
 	/*
 	 * event_del() also drops a pending activation, which makes
 	 * event_assign() on the same storage safe, even from the
