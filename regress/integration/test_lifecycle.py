@@ -83,6 +83,27 @@ def test_daemon_killed(title, word):
         assert _gone(worker), f"worker {worker[0]} survived"
 
 
+def test_process_names():
+    """
+    Each daemon, the relay and pod init carry their role in their name
+    (/proc/PID/comm, what ps, top and perf show), not the "exe" of their
+    exec of /proc/self/exe.  Fails if the names are not set.
+    """
+    path = write_script(BLOCK)
+    with Pod(path) as pod:
+        pod.wait_output(b"ready\n")
+        for title in ("policyd", "proxy", "auditd", "sandbox", "relay",
+                      "pod init"):
+            pids = pod.find(f"podrunner: {title}", timeout=2)
+            assert len(pids) == 1, pod.tree()
+            with open(f"/proc/{pids[0]}/comm") as f:
+                comm = f.read().strip()
+            want = "pod-init" if title == "pod init" else f"pod-{title}"
+            assert comm == want, (title, comm, pod.tree())
+        pod.close_stdin()
+        assert pod.wait() == 0, pod.describe()
+
+
 # --- signals to podrunner ----------------------------------------------------------------
 
 # (signal, script prelude, status, stdout, stderr substrings)
