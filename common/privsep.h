@@ -29,6 +29,8 @@ int	priv_lookup_user(struct privsep_user *, char *, size_t);
 /* ntpd-style: root-owned directory, writable by no one else, empty. */
 int	priv_check_chroot(const char *, char *, size_t);
 void	priv_die_with_parent(pid_t);
+/* The bounding set emptied but for these (NULL, 0: all); -1 on error. */
+int	priv_bounding(const int *, size_t);
 /*
  * The process's name for ps, top and perf: "pod-" and the role ("pod-relay",
  * "pod-init"), not the "exe" of its exec of /proc/self/exe.

@@ -227,9 +227,8 @@ podinit_run(const struct podinit *pi)
 		podinit_fail(EXIT_PODRUNNER);
 	/* An empty bounding set: nothing the pod runs can gain a
 	 * capability back (with no_new_privs and nosuid, twice over). */
-	for (i = 0; i <= CAP_LAST_CAP; i++)
-		if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) == -1 && errno != EINVAL)
-			podinit_fail(EXIT_PODRUNNER);
+	if (priv_bounding(NULL, 0) == -1)
+		podinit_fail(EXIT_PODRUNNER);
 	if (setsid() == -1 ||
 	    prctl(PR_SET_CHILD_SUBREAPER, 1) == -1 ||
 	    setgroups(0, NULL) == -1 ||

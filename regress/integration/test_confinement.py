@@ -98,10 +98,12 @@ def test_daemon_confined(running, role, daemon_uid):
     # Fails if any group id or a supplementary group is root's.
     assert 0 not in ids(pid, "Gid"), ctx
     assert "0" not in st.get("Groups", "").split(), ctx
-    # Fails if it holds any capability, effective or permitted or ambient.
+    # Fails if it holds any capability, effective or permitted or ambient,
+    # or could gain one at an exec (its bounding set is not empty).
     assert caps(pid, "CapEff") == 0, ctx
     assert caps(pid, "CapPrm") == 0, ctx
     assert caps(pid, "CapAmb") == 0, ctx
+    assert caps(pid, "CapBnd") == 0, ctx
     # Fails without its own seccomp filter or without no_new_privs.
     assert st["Seccomp"] == "2", ctx
     assert st["NoNewPrivs"] == "1", ctx
@@ -132,9 +134,8 @@ def test_sandbox_confined(running):
     assert eff != mine, f"sandbox kept the full capability set\n{ctx}"
     assert eff & ~mine == 0, ctx
     # The bounding set is cut down to the same few.
-    assert caps(pid, "CapBnd") & ~mine == 0, ctx
-    assert caps(pid, "CapBnd") != mine, \
-        f"sandbox did not drop its bounding set\n{ctx}"
+    assert caps(pid, "CapBnd") == eff, \
+        f"sandbox's bounding set is not what it keeps\n{ctx}"
     # Fails without seccomp filter or no_new_privs.
     assert st["Seccomp"] == "2", ctx
     assert st["NoNewPrivs"] == "1", ctx
@@ -153,10 +154,11 @@ def test_worker_unprivileged(running, daemon_uid):
     assert daemon_uid not in uids, ctx
     assert 0 not in ids(pid, "Gid"), ctx
     assert "0" not in st.get("Groups", "").split(), ctx
-    # Fails if it holds any capability.
+    # Fails if it holds any capability, or could gain one at an exec.
     assert caps(pid, "CapEff") == 0, ctx
     assert caps(pid, "CapPrm") == 0, ctx
     assert caps(pid, "CapAmb") == 0, ctx
+    assert caps(pid, "CapBnd") == 0, ctx
 
 
 def test_worker_command_line(running):
