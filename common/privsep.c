@@ -116,12 +116,8 @@ void
 priv_setname(const char *role)
 {
 	char	name[16];	/* TASK_COMM_LEN */
-	size_t	i;
 
 	(void)snprintf(name, sizeof(name), "pod-%s", role);
-	for (i = 0; name[i] != '\0'; i++)
-		if (name[i] == ' ')
-			name[i] = '-';
 	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
