@@ -1,10 +1,12 @@
 /*
  * Reading a BPF ring buffer map without the bpf() syscall: the map fd
- * is mmap-ed the way libbpf's ringbuf.c does it (the consumer position
- * page read-write at offset 0; the producer position page and the data
- * area, mapped twice in a row so that a record that wraps is
- * contiguous, read-only at offset page_size), and records are taken
- * with acquire/release ordering on the positions.  Nothing read from
+ * is mmap-ed as the kernel lays it out (the consumer position page
+ * read-write at offset 0; the producer position page and the data
+ * area, read-only at offset page_size; the data once, where libbpf's
+ * ringbuf.c maps it twice in a row so that a record that wraps is
+ * contiguous: here a record that wraps is copied out in two pieces),
+ * and records are taken with acquire/release ordering on the
+ * positions.  Nothing read from
  * the shared pages is trusted: positions, lengths and the record
  * itself are bounds-checked, and a record is copied out before the
  * callback sees it.
@@ -23,7 +25,7 @@
 struct aring {
 	uint64_t	*consumer;	/* rw page */
 	const uint64_t	*producer;	/* ro page */
-	const uint8_t	*data;		/* ro, 2 * size */
+	const uint8_t	*data;		/* ro, size bytes */
 	uint64_t	 size;		/* power of 2 */
 	void		*cmap, *pmap;	/* what to munmap; NULL: not ours */
 	size_t		 cmap_len, pmap_len;

@@ -320,7 +320,7 @@ enum spawn_fd {
 #define AUDIT_SYSCALLS_MAX	512
 /* Default size of the audit's ring buffer (a power of 2, pages): see
  * podrunner(8), AUDIT, for how it was sized. */
-#define AUDIT_RING_DEFAULT	(4U * 1024 * 1024)
+#define AUDIT_RING_DEFAULT	(1U * 1024 * 1024)
 
 /* IMSG_AUDIT_LOAD */
 struct audit_load {

@@ -33,11 +33,16 @@
 
 #define RING_SIZE	4096
 
-/* A ring as the kernel maps it: the data area twice in a row. */
+/*
+ * A ring as auditd maps it: the data area once, then bytes that are
+ * not the ring's ('G'), which a record that wraps must not be read
+ * from.
+ */
 struct fake {
 	uint64_t	cons;
 	uint64_t	prod;
-	uint8_t		data[2 * RING_SIZE];
+	uint8_t		data[RING_SIZE];
+	uint8_t		guard[RING_SIZE];
 	struct aring	r;
 };
 
@@ -47,6 +52,7 @@ fake_new(size_t max)
 	struct fake	*f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
+	memset(f->guard, 'G', sizeof(f->guard));
 	assert_int_equal(aring_init(&f->r, &f->cons, &f->prod, f->data,
 	    RING_SIZE, max), 0);
 	return f;
@@ -59,7 +65,7 @@ fake_free(struct fake *f)
 	free(f);
 }
 
-/* Write bytes at a ring position, into both mappings. */
+/* Write bytes at a ring position. */
 static void
 fake_put(struct fake *f, uint64_t pos, const void *p, size_t len)
 {
@@ -70,7 +76,6 @@ fake_put(struct fake *f, uint64_t pos, const void *p, size_t len)
 	for (i = 0; i < len; i++) {
 		o = (pos + i) & (RING_SIZE - 1);
 		f->data[o] = b[i];
-		f->data[o + RING_SIZE] = b[i];
 	}
 }
 
@@ -174,6 +179,28 @@ test_ring_wrap(void **state)
 	assert_int_equal(aring_consume(&f->r, collect, &s), 2);
 	assert_memory_equal(s.got[0], big, sizeof(big));
 	assert_memory_equal(s.got[1], "next", 4);
+	fake_free(f);
+}
+
+/* A header in the last 8 bytes (its record at the start), a record
+ * that ends at the last byte. */
+static void
+test_ring_wrap_edges(void **state)
+{
+	struct fake	*f = fake_new(256);
+	struct seen	 s = { .stop_at = -1 };
+
+	(void)state;
+	f->cons = f->prod = 3 * RING_SIZE - ARING_HDR_SZ;
+	fake_rec(f, 0, "at the start", 12);
+	assert_int_equal(aring_consume(&f->r, collect, &s), 1);
+	f->cons = f->prod = 4 * RING_SIZE - 24;
+	fake_rec(f, 0, "sixteen bytes ok", 16);
+	fake_rec(f, 0, "then", 4);
+	assert_int_equal(aring_consume(&f->r, collect, &s), 2);
+	assert_memory_equal(s.got[0], "at the start", 12);
+	assert_memory_equal(s.got[1], "sixteen bytes ok", 16);
+	assert_memory_equal(s.got[2], "then", 4);
 	fake_free(f);
 }
 
@@ -679,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_ring_order),
 		cmocka_unit_test(test_ring_busy),
 		cmocka_unit_test(test_ring_wrap),
+		cmocka_unit_test(test_ring_wrap_edges),
 		cmocka_unit_test(test_ring_keep),
 		cmocka_unit_test(test_ring_corrupt),
 		cmocka_unit_test(test_view_bad),
