@@ -41,8 +41,8 @@ aring_map(struct aring *r, int fd, uint64_t size, size_t max)
 	 * The data area once, not twice as libbpf maps it: records are
 	 * copied out anyway, a record that wraps in two pieces.  The
 	 * kernel fills in every page of a mapping when it is made (no
-	 * faults later), about 0.3 us a page here: the second mapping
-	 * of a 1 MiB ring was 0.08 ms of each run, of a 4 MiB one 0.3.
+	 * faults later): about 0.3 us a page here (perf), so the second
+	 * mapping cost each run about 0.3 ms with a 4 MiB ring.
 	 */
 	p = mmap(NULL, (size_t)pg + (size_t)size, PROT_READ, MAP_SHARED,
 	    fd, pg);
