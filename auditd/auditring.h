@@ -6,10 +6,9 @@
  * ringbuf.c maps it twice in a row so that a record that wraps is
  * contiguous: here a record that wraps is copied out in two pieces),
  * and records are taken with acquire/release ordering on the
- * positions.  Nothing read from
- * the shared pages is trusted: positions, lengths and the record
- * itself are bounds-checked, and a record is copied out before the
- * callback sees it.
+ * positions.  Nothing read from the shared pages is trusted:
+ * positions, lengths and the record itself are bounds-checked, and a
+ * record is copied out before the callback sees it.
  */
 #ifndef PODRUNNER_AUDITRING_H
 #define PODRUNNER_AUDITRING_H
