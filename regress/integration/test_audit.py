@@ -456,6 +456,77 @@ def test_lost_records_counted(tmp):
     assert lost > 0 and len(opens) + lost >= n, (len(opens), lost)
 
 
+EXEC_LIMITS = r'''
+import subprocess, sys
+tag = sys.argv[1]
+def fail(name, *args):
+    try:
+        subprocess.run(["/usr/bin/audit-%s-%s" % (name, tag), *args])
+    except OSError:
+        pass
+fail("many", *["a%d" % i for i in range(10)])
+fail("eight", *["e%d" % i for i in range(7)])
+fail("long", "y" * 300, "z")
+fail("short", "p", "q")
+subprocess.run(["/usr/bin/true", tag, *["t%d" % i for i in range(20)]],
+               check=True)
+subprocess.run(["/usr/bin/true", tag + "-big", *["b" * 300] * 5], check=True)
+print("done")
+'''
+
+
+def test_exec_argv_limits(tmp):
+    """
+    What an exec's record keeps of its arguments, and says when it cut
+    them short: a failed exec's (from the caller's memory) at most 8
+    arguments of at most 255 bytes, a successful one's (from the new
+    image) at most 1024 bytes; nothing is marked cut that was whole.
+    """
+    tag = uuid.uuid4().hex[:12]
+    log = os.path.join(tmp, "audit.json")
+    names = ("many", "eight", "long", "short")
+    r = podrunner("run", "--allow-run=/usr/bin/true", *[
+        "--allow-run=/usr/bin/audit-%s-%s" % (n, tag) for n in names],
+        "--audit-log", log, write_script(EXEC_LIMITS), tag)
+    assert r.status == 0 and "done" in r.out, r.describe()
+    execs = [x for x in json_records(log) if x.get("syscall") == "execve"
+             and x["uid"] >= WORKER_UID_MIN]
+
+    def one(pred, what):
+        got = [x for x in execs if pred(x)]
+        assert len(got) == 1, f"{what}: {len(got)} records:\n" + \
+            "\n".join(map(json.dumps, got or execs))
+        return got[0]
+
+    def failed(name):
+        path = "/usr/bin/audit-%s-%s" % (name, tag)
+        x = one(lambda x: x.get("path") == path, name)
+        assert x["ret"] < 0 and x["argv"][0] == path, x
+        return x
+
+    x = failed("many")
+    assert x["argv"][1:] == ["a%d" % i for i in range(7)] and \
+        x.get("argv_truncated") is True, x
+    x = failed("eight")
+    assert x["argv"][1:] == ["e%d" % i for i in range(7)] and \
+        "argv_truncated" not in x, x
+    x = failed("long")
+    assert x["argv"][1:] == ["y" * 255, "z"] and \
+        x.get("argv_truncated") is True, x
+    x = failed("short")
+    assert x["argv"][1:] == ["p", "q"] and "argv_truncated" not in x, x
+
+    x = one(lambda x: x["ret"] == 0 and x["argv"][1:2] == [tag], "true")
+    assert x["argv"] == ["/usr/bin/true", tag, *["t%d" % i
+                         for i in range(20)]] and \
+        "argv_truncated" not in x, x
+    x = one(lambda x: x["ret"] == 0 and x["argv"][1:2] == [tag + "-big"],
+            "true, big")
+    assert x.get("argv_truncated") is True and \
+        len("\0".join(x["argv"])) < 1024 + 300 and \
+        x["argv"][2] == "b" * 300, x
+
+
 def test_audit_events_adds_syscalls(tmp):
     log = os.path.join(tmp, "audit.json")
     pol = policy_file(tmp, {"version": 1, "audit": {
