@@ -234,8 +234,6 @@ argv_one(__u64 i, void *arg)
 	__u32		 pos;
 	long		 n;
 
-	if (f == NULL)
-		return 1;
 	i &= AREC_ARGS_MAX - 1;
 	if (f->argvp[i] == 0) {
 		/* The end, or the end of what could be read. */
