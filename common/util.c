@@ -300,3 +300,23 @@ utf8_clean(const unsigned char *in, size_t len, char *out, size_t *used,
 	*used = i;
 	return o;
 }
+
+size_t
+event_framed(const char *text, size_t len, const char *type)
+{
+	char	prefix[64];
+	int	n = 1;
+
+	if (type != NULL) {
+		n = snprintf(prefix, sizeof(prefix), "{\"type\":\"%s\",", type);
+		if (n < 0 || (size_t)n >= sizeof(prefix))
+			return 0;
+	}
+	if (len < (size_t)n + 1 || text[0] != '{' || text[len - 1] != '}' ||
+	    memchr(text, '\n', len) != NULL || memchr(text, '\0', len) != NULL)
+		return 0;
+	if (type != NULL && (len < (size_t)n + 2 ||
+	    memcmp(text, prefix, (size_t)n) != 0))
+		return 0;
+	return (size_t)n;
+}

@@ -35,5 +35,15 @@ int	 b64_decode(const char *, unsigned char **, size_t *);
  * next call: *used says how many input bytes were taken.
  */
 size_t	 utf8_clean(const unsigned char *, size_t, char *, size_t *, int);
+/*
+ * event_framed: text[0..len) is one line holding one object as a JSON
+ * library writes it compact, judged by its bytes alone (no parse): '{'
+ * first, '}' last, no newline and no NUL; and when type is not NULL, it
+ * starts with {"type":"TYPE", and at least one byte more before the
+ * '}'.  Returns the length of that start (1 without a type: the '{'),
+ * or 0 if the text is not so framed.  For the parent, which passes on
+ * the events of the relay and the daemons without parsing them.
+ */
+size_t	 event_framed(const char *, size_t, const char *);
 
 #endif

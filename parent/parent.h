@@ -103,7 +103,7 @@ void		 serve_cut_off(void);
 void		 serve_policy_loaded(const char *, size_t);
 void		 serve_ready(void);
 int		 serve_pod_event(const char *, size_t);
-void		 serve_daemon_event(struct json_t *);
+void		 serve_daemon_event(const char *, const char *, size_t);
 int		 serve_exec_start(void);
 int		 serve_exec_end(void);
 int		 serve_memory(const struct pod_memory *);

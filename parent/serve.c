@@ -554,37 +554,43 @@ serve_ready(void)
 int
 serve_pod_event(const char *text, size_t len)
 {
-	if (len < 2 || text[0] != '{' || text[len - 1] != '}' ||
-	    memchr(text, '\n', len) != NULL || memchr(text, '\0', len) != NULL)
+	if (event_framed(text, len, NULL) == 0)
 		return -1;
 	emit_text(text, len);
 	return 0;
 }
 
-/* An event of a daemon's ({"type": T, ...}): as {"type": T, "data": {...}}. */
+/*
+ * An event of a daemon's, {"type":"T",MEMBERS} (pod_event_check() saw
+ * the framing and the type; rest is MEMBERS and the closing brace), as
+ * {"type":"T","data":{MEMBERS}}: put together from the bytes, parsed
+ * by nobody here.  The counts asked for after a submission come in
+ * order and get its id; the last, at the pod's end, has none.
+ */
 void
-serve_daemon_event(json_t *o)
+serve_daemon_event(const char *type, const char *rest, size_t restlen)
 {
-	struct pending	*pd;
-	json_t		*ev, *data;
-	const char	*type = json_string_value(json_object_get(o, "type"));
+	struct pending	*pd = NULL;
+	char		*id = NULL, *text;
+	int		 n;
 
-	if (type == NULL)
-		return;
-	ev = json_pack("{s:s}", "type", type);
-	data = json_deep_copy(o);
-	json_object_del(data, "type");
-	json_object_set_new(ev, "data", data);
-	/* The counts asked for after a submission, in order; the last,
-	 * at the pod's end, has no id. */
 	if (strcmp(type, "syscalls") == 0 &&
 	    (pd = STAILQ_FIRST(&sv.sys)) != NULL) {
 		STAILQ_REMOVE_HEAD(&sv.sys, entry);
-		if (pd->id != NULL)
-			json_object_set_new(ev, "id", pd->id);
+		/* The client's own id, as its request had it: ours to dump. */
+		if (pd->id != NULL && (id = json_dumps(pd->id, JSON_COMPACT |
+		    JSON_ENCODE_ANY)) == NULL)
+			fatalx("%s: json_dumps", __func__);
+		json_decref(pd->id);
 		free(pd);
 	}
-	emit(ev);
+	if ((n = asprintf(&text, "{\"type\":\"%s\",\"data\":{%.*s%s%s}", type,
+	    (int)restlen, rest, id != NULL ? ",\"id\":" : "",
+	    id != NULL ? id : "")) == -1)
+		fatal("%s: asprintf", __func__);
+	emit_text(text, (size_t)n);
+	free(text);
+	free(id);
 }
 
 int

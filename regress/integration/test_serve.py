@@ -171,6 +171,40 @@ def test_hello_and_events(serve):
     assert all(line.endswith(b"}\n") for line in s.lines)
 
 
+
+def test_net_event(serve):
+    """
+    A request through the pod's proxy is a "net" event on serve's output,
+    {"type": "net", "data": {...}}: the proxy's members under "data", put
+    together from the proxy's bytes by the parent, which does not parse
+    them (pod_event_check()).  The host is denied by the policy, so no
+    name is resolved and nothing leaves the machine.
+    """
+    s = serve("--deny-net=blocked.example")
+    code = ("import urllib.request\n"
+            "try:\n"
+            "    urllib.request.urlopen('http://blocked.example:8000/x',"
+            " timeout=10)\n"
+            "except Exception as e:\n"
+            "    print(getattr(e, 'code', repr(e)))\n")
+    evs = s.run(code, 1)
+    assert output(evs) == "403\n", evs
+    net = [e for e in s.seen if e["type"] == "net"]
+    if not net:
+        net = [e for e in s.wait(lambda e: e["type"] == "net")
+               if e["type"] == "net"]
+    ev = net[0]
+    assert sorted(ev) == ["data", "type"], ev
+    d = ev["data"]
+    assert "type" not in d, ev
+    assert (d["method"], d["host"], d["port"], d["decision"],
+            d["status"]) == ("GET", "blocked.example", 8000, "deny",
+                             403), ev
+    assert "blocked.example" in d["rule"], ev
+    rest, status = s.finish()
+    assert status == 0, s.stderr
+    assert all(line.endswith(b"}\n") for line in s.lines)
+
 def test_globals_kept_100_submissions(serve):
     s = serve()
     s.run("n = 0", "init")

@@ -1,5 +1,6 @@
 /*
- * Unit tests for common/util.h: parse_size, parse_duration, fmt_size.
+ * Unit tests for common/util.h: parse_size, parse_duration, fmt_size,
+ * utf8_clean, event_framed.
  *
  * Each function is tested from a table: the good inputs with the value
  * they must yield, the bad ones (next to the good) with the fact that
@@ -350,6 +351,48 @@ test_utf8_clean(void **state)
 	check_clean("", 0, 1, "", 0);
 }
 
+/* event_framed(): the framing the parent checks, byte by byte. */
+static void
+test_event_framed(void **state)
+{
+	static const struct {
+		const char	*text;
+		const char	*type;
+		size_t		 want;
+	} t[] = {
+		{ "{}", NULL, 1 },
+		{ "{\"a\":1}", NULL, 1 },
+		{ "{\"type\":\"net\",\"pod\":\"x\"}", "net", 14 },
+		{ "{\"type\":\"syscalls\",\"counts\":{}}", "syscalls", 19 },
+		/* not one object on one line */
+		{ "", NULL, 0 },
+		{ "{", NULL, 0 },
+		{ "}", NULL, 0 },
+		{ "[1]", NULL, 0 },
+		{ "{\"a\":1} ", NULL, 0 },
+		{ " {\"a\":1}", NULL, 0 },
+		{ "{\"a\":1}\n{\"b\":2}", NULL, 0 },
+		{ "{\"a\":\"x\ny\"}", NULL, 0 },
+		/* not the type asked for, or nothing after it */
+		{ "{\"type\":\"net\",\"pod\":\"x\"}", "syscalls", 0 },
+		{ "{\"type\":\"network\",\"pod\":\"x\"}", "net", 0 },
+		{ "{\"pod\":\"x\",\"type\":\"net\"}", "net", 0 },
+		{ "{\"type\": \"net\",\"pod\":\"x\"}", "net", 0 },
+		{ "{\"type\":\"net\"}", "net", 0 },
+		{ "{\"type\":\"net\",}", "net", 0 },
+	};
+	const char	nul[] = "{\"a\":\"\0\"}";
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < NITEMS(t); i++)
+		if (event_framed(t[i].text, strlen(t[i].text), t[i].type) !=
+		    t[i].want)
+			fail_msg("event_framed(%s, %s) != %zu", t[i].text,
+			    t[i].type != NULL ? t[i].type : "NULL", t[i].want);
+	assert_int_equal(event_framed(nul, sizeof(nul) - 1, NULL), 0);
+}
+
 int
 main(void)
 {
@@ -365,6 +408,7 @@ main(void)
 		cmocka_unit_test(test_fmt_size_short),
 		cmocka_unit_test(test_fmt_parse_roundtrip),
 		cmocka_unit_test(test_utf8_clean),
+		cmocka_unit_test(test_event_framed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
