@@ -131,7 +131,7 @@ UNIT_TESTS	:= $(B)/regress/unit/test_imsg $(B)/regress/unit/test_util \
 		   $(B)/regress/unit/test_prevent
 
 .PHONY: all clean deps check check-unit check-integration install lint FORCE \
-	bench fuzz
+	bench bench-deps fuzz
 
 all: podrunner $(PODSHM_SO) build/lib/libpodshm.so build/podshm.pc \
 	build/python/podrunner_worker.pyc $(BUN_STAMP) build/bun/podrunner_worker.js \
@@ -440,13 +440,14 @@ DEBS := build-essential pkg-config libevent-dev libseccomp-dev libbsd-dev \
 	libmd-dev iproute2 \
 	bpftool python3 python3-pytest mandoc procps psmisc rsyslog
 
+APT := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+# Install packages; on a failure (stale package lists), update and again.
+apt_install = $(APT) install -y --no-install-recommends $(1) || \
+	{ $(APT) update && $(APT) install -y --no-install-recommends $(1); }
+
 deps:
 	@test "$$(id -u)" = 0 || { echo "make deps: run as root" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-	    install -y --no-install-recommends $(DEBS) || \
-	  { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update && \
-	    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-	    install -y --no-install-recommends $(DEBS); }
+	$(call apt_install,$(DEBS))
 	getent group _podrunner >/dev/null || groupadd --system _podrunner
 	getent passwd _podrunner >/dev/null || useradd --system \
 	    --gid _podrunner --home-dir /var/empty --no-create-home \
@@ -455,9 +456,16 @@ deps:
 	@# Debian's npm package conflicts with NodeSource's nodejs, which
 	@# has npm in it: only when there is no npm at all.
 	command -v $(NPM) >/dev/null || \
-	    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-	    install -y --no-install-recommends npm
+	    $(APT) install -y --no-install-recommends npm
 	$(MAKE) --no-print-directory $(BUN_STAMP)
+
+# The other proxies bench_proxy.py measures beside ours when they are
+# installed (not needed by anything else).  tinyproxy-bin is the program
+# alone; Debian's squid starts its service where an init system runs
+# (systemctl disable --now squid if it is not wanted).
+bench-deps:
+	@test "$$(id -u)" = 0 || { echo "make bench-deps: run as root" >&2; exit 1; }
+	$(call apt_install,tinyproxy-bin squid)
 
 # --- install ---------------------------------------------------------------
 install: all
