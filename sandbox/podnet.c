@@ -98,7 +98,7 @@ addr_add(struct mnl_socket *nl, unsigned int lo, const char *addr)
  * BIG TCP on the pod's loopback: segments of up to LO_GSO_MAX bytes
  * between the worker and the proxy instead of 64 KiB, so that the TCP
  * work per segment and the wake-ups come once for up to eight times the
- * bytes (bench_proxy.py: a tunnel's bulk stream 1.2-1.5x direct with it,
+ * bytes (bench_proxy.py: a tunnel's bulk stream 1.1-1.5x direct with it,
  * 0.5-0.8x without, on this 2-vCPU VM).  IFLA_GSO_IPV4_MAX_SIZE is
  * Linux 6.3's, IFLA_GSO_MAX_SIZE above 64 KiB 5.19's; an older kernel
  * refuses or ignores them, and the pod keeps 64 KiB segments: only
