@@ -584,10 +584,9 @@ serve_daemon_event(const char *type, const char *rest, size_t restlen)
 		json_decref(pd->id);
 		free(pd);
 	}
-	if ((n = asprintf(&text, "{\"type\":\"%s\",\"data\":{%.*s%s%s}", type,
+	n = xasprintf(&text, "{\"type\":\"%s\",\"data\":{%.*s%s%s}", type,
 	    (int)restlen, rest, id != NULL ? ",\"id\":" : "",
-	    id != NULL ? id : "")) == -1)
-		fatal("%s: asprintf", __func__);
+	    id != NULL ? id : "");
 	emit_text(text, (size_t)n);
 	free(text);
 	free(id);
